@@ -1,0 +1,46 @@
+"""A cached answer and the evidence about it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class CacheEntry:
+    id: int
+    scope: str
+    exact_key: str
+    query: str
+    answer: str
+    model: str
+    task: str = "default"
+    extra: dict[str, Any] = field(default_factory=dict)
+    good: float = 0.0  # feedback that the answer is right (its own query or served hits)
+    bad: float = 0.0
+    hits: int = 0
+    min_similarity: float = 0.0  # raised past any similarity at which it was served wrongly
+
+    @property
+    def confirmed(self) -> bool:
+        return self.good > 0 and self.good > self.bad
+
+    @property
+    def rejected(self) -> bool:
+        return self.bad > 0 and self.bad >= self.good
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CacheHit:
+    """What the cache served and from which tier: exact, reuse or semantic."""
+
+    tier: str
+    answer: str
+    entry_id: int | None
+    similarity: float = 1.0
+    model: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)

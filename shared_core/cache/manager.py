@@ -1,0 +1,243 @@
+"""The cache manager: exact, verified-reuse and near-duplicate tiers, scoped.
+
+Lookup order is cheapest and safest first: an exact repeat of the same
+conversation in the same scope; then a task-aware reuser that can check the
+fit (a log template that matches the new line); then the nearest confirmed
+entry in the scope's FAISS index, if its similarity clears the learned
+threshold and no guard vetoes it. Entries enter the near-duplicate index and
+the reusers only once feedback confirms them; feedback that an entry is wrong
+evicts it everywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..config import CacheConfig
+from ..request import Request
+from .entry import CacheEntry, CacheHit
+from .guards import guard_veto
+from .reuse import Reuser
+from .semantic import SemanticTier
+
+
+@dataclass
+class Nearest:
+    """The closest confirmed entry seen at lookup, kept for shadow calibration."""
+
+    entry_id: int
+    similarity: float
+    veto: str | None
+
+
+@dataclass
+class Lookup:
+    hit: CacheHit | None
+    nearest: Nearest | None = None
+    skipped: str | None = None  # why the cache was not consulted
+
+
+class CacheManager:
+    def __init__(self, config: CacheConfig, dim: int, reusers: list[Reuser] | None = None):
+        self.config = config
+        self.dim = dim
+        self.reusers = list(reusers or [])
+        self.entries: OrderedDict[int, CacheEntry] = OrderedDict()
+        self.exact: dict[str, int] = {}
+        self.semantic = SemanticTier(dim, config.semantic)
+        self._pending_vectors: dict[int, np.ndarray] = {}
+        self._next_id = 1
+        self._lock = threading.RLock()
+
+    # -- lookup ---------------------------------------------------------------
+    def skip_reason(self, request: Request) -> str | None:
+        if not self.config.enabled:
+            return "cache disabled"
+        if request.allow_cache is False:
+            return "request disallows the cache"
+        if request.temperature > 0 and not (self.config.allow_sampled or request.allow_cache):
+            return "temperature > 0"
+        return None
+
+    def lookup(self, request: Request, scope: str, exact_key: str, vector: np.ndarray | None) -> Lookup:
+        skipped = self.skip_reason(request)
+        if skipped:
+            return Lookup(None, skipped=skipped)
+        with self._lock:
+            hit = self._exact(exact_key)
+            if hit or request.is_follow_up():
+                return Lookup(hit)
+            for reuser in self.reusers:
+                if reuser.applies(request):
+                    hit = reuser.find(scope, request)
+                    if hit:
+                        self._count_hit(hit)
+                        return Lookup(hit)
+            if vector is None or not self.config.semantic.enabled:
+                return Lookup(None)
+            return self._near(request, scope, vector)
+
+    def _exact(self, exact_key: str) -> CacheHit | None:
+        if not self.config.exact:
+            return None
+        entry = self.entries.get(self.exact.get(exact_key, -1))
+        if entry is None or entry.rejected or not (entry.confirmed or self.config.serve_unconfirmed):
+            return None
+        entry.hits += 1
+        return CacheHit("exact", entry.answer, entry.id, 1.0, entry.model, dict(entry.extra))
+
+    def _near(self, request: Request, scope: str, vector: np.ndarray) -> Lookup:
+        nearest = None
+        threshold = self.semantic.threshold(scope)
+        for entry_id, sim in self.semantic.nearest(scope, vector):
+            entry = self.entries.get(entry_id)
+            if entry is None or not entry.confirmed:
+                continue
+            veto = guard_veto(request.query, entry.query)
+            if nearest is None:
+                nearest = Nearest(entry_id, sim, veto)
+            if veto is None and sim >= threshold and sim >= entry.min_similarity:
+                entry.hits += 1
+                hit = CacheHit("semantic", entry.answer, entry.id, sim, entry.model, dict(entry.extra),
+                               {"threshold": threshold})
+                return Lookup(hit, nearest)
+        return Lookup(None, nearest)
+
+    def _count_hit(self, hit: CacheHit) -> None:
+        entry = self.entries.get(hit.entry_id) if hit.entry_id is not None else None
+        if entry is not None:
+            entry.hits += 1
+            hit.model = entry.model
+
+    # -- store and judge --------------------------------------------------------
+    def store(self, request: Request, scope: str, exact_key: str, vector: np.ndarray | None, answer: str,
+              model: str, extra: dict[str, Any] | None = None) -> int | None:
+        if self.skip_reason(request):
+            return None
+        with self._lock:
+            old = self.exact.get(exact_key)
+            if old is not None and old in self.entries and not self.entries[old].rejected:
+                return old  # keep the answer that earlier feedback may already have judged
+            entry = CacheEntry(self._next_id, scope, exact_key, request.query, answer, model, request.task,
+                               dict(extra or {}))
+            self._next_id += 1
+            self.entries[entry.id] = entry
+            self.exact[exact_key] = entry.id
+            if vector is not None and not request.is_follow_up():
+                self._pending_vectors[entry.id] = vector
+            self._evict_overflow()
+            return entry.id
+
+    def judge_entry(self, entry_id: int, request: Request, correct: bool, weight: float = 1.0) -> None:
+        """Feedback on an answer a model gave for this entry's own query."""
+        with self._lock:
+            entry = self.entries.get(entry_id)
+            if entry is None:
+                return
+            was_confirmed = entry.confirmed
+            if correct:
+                entry.good += weight
+            else:
+                entry.bad += weight
+            if entry.rejected:
+                self._evict(entry)
+            elif entry.confirmed and not was_confirmed:
+                self._promote(entry, request)
+
+    def judge_hit(self, hit: CacheHit, request: Request, scope: str, correct: bool) -> None:
+        """Feedback on an answer the cache served."""
+        with self._lock:
+            if hit.tier == "reuse":
+                for reuser in self.reusers:
+                    if reuser.name == hit.detail.get("reuser"):
+                        reuser.judge(scope, request, hit, correct)
+                return
+            entry = self.entries.get(hit.entry_id)
+            if hit.tier == "semantic":
+                self.semantic.scope(scope).calibrator.add(hit.similarity, correct)
+                if entry is not None and not correct:
+                    entry.min_similarity = max(entry.min_similarity, min(1.0, hit.similarity + 1e-4))
+                return
+            if entry is not None:
+                self.judge_entry(entry.id, request, correct)
+
+    def shadow(self, request: Request, scope: str, nearest: Nearest | None, confirmed_answer: str) -> None:
+        """A confirmed fresh answer tells whether the nearest entry would have been right."""
+        if nearest is None or nearest.veto is not None:
+            return
+        with self._lock:
+            entry = self.entries.get(nearest.entry_id)
+            if entry is None:
+                return
+            same = self.canonical(request, entry.answer) == self.canonical(request, confirmed_answer)
+            self.semantic.scope(scope).calibrator.add(nearest.similarity, same)
+
+    def canonical(self, request: Request, answer: str) -> str:
+        for reuser in self.reusers:
+            if reuser.applies(request):
+                return reuser.canonical(answer)
+        return " ".join(answer.split()).lower()
+
+    def _promote(self, entry: CacheEntry, request: Request) -> None:
+        vector = self._pending_vectors.pop(entry.id, None)
+        if vector is not None and self.config.semantic.enabled:
+            self.semantic.scope(entry.scope).add(entry.id, vector)
+        for reuser in self.reusers:
+            if reuser.applies(request):
+                reuser.learn(entry.scope, request, entry.answer, entry.id)
+
+    def _evict(self, entry: CacheEntry) -> None:
+        self.entries.pop(entry.id, None)
+        if self.exact.get(entry.exact_key) == entry.id:
+            del self.exact[entry.exact_key]
+        self._pending_vectors.pop(entry.id, None)
+        idx = self.semantic.scopes.get(entry.scope)
+        if idx is not None and entry.id in idx.ids:
+            idx.remove(entry.id)
+
+    def _evict_overflow(self) -> None:
+        while len(self.entries) > self.config.max_entries:
+            _, oldest = next(iter(self.entries.items()))
+            self._evict(oldest)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    # -- persistence --------------------------------------------------------------
+    def snapshot(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        with self._lock:
+            meta = {
+                "next_id": self._next_id,
+                "entries": [e.to_dict() for e in self.entries.values()],
+                "scopes": {s: {"ids": [i for i in idx.ids if i not in idx.dead], "calibration": idx.calibrator.to_dict()}
+                           for s, idx in self.semantic.scopes.items()},
+                "reusers": {r.name: r.to_dict() for r in self.reusers},
+                "pending": sorted(self._pending_vectors),
+            }
+            arrays = {f"scope_{s}": idx.vectors[[i for i, e in enumerate(idx.ids) if e not in idx.dead]]
+                      for s, idx in self.semantic.scopes.items()}
+            if self._pending_vectors:
+                arrays["pending"] = np.stack([self._pending_vectors[i] for i in meta["pending"]])
+            return meta, arrays
+
+    def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            self._next_id = int(meta["next_id"])
+            for row in meta["entries"]:
+                entry = CacheEntry(**row)
+                self.entries[entry.id] = entry
+                self.exact[entry.exact_key] = entry.id
+            for scope, info in meta["scopes"].items():
+                idx = self.semantic.scope(scope)
+                if info["ids"]:
+                    idx.add_many(list(info["ids"]), arrays[f"scope_{scope}"])
+                idx.calibrator.load(info["calibration"])
+            for reuser in self.reusers:
+                reuser.load(meta["reusers"].get(reuser.name, {}))
+            for i, entry_id in enumerate(meta.get("pending", [])):
+                self._pending_vectors[int(entry_id)] = arrays["pending"][i]

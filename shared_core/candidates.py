@@ -1,0 +1,132 @@
+"""Candidates the engine can call directly, and what a call returns.
+
+Adapters call their own framework's models and hand the engine an `Answer`;
+the candidates here serve the engine's own jobs: replays of recorded answers
+(benchmarks) and simulated models (the demo and offline examples).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import CandidateConfig
+from .request import Request
+from .tokens import count_message_tokens, count_tokens
+
+
+@dataclass
+class Answer:
+    """What one model call produced. Unset usage is counted; unset cost is
+    billed at the candidate's prices; unset latency is the measured wall time."""
+
+    text: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # JSON-able, cached with the text (tool calls)
+    raw: Any = None  # the framework's own object; never cached or persisted
+    cacheable: bool = True
+
+    def complete_usage(self, request: Request, cand: CandidateConfig, elapsed_s: float) -> "Answer":
+        if self.input_tokens is None:
+            self.input_tokens = count_message_tokens(request.messages)
+        if self.output_tokens is None:
+            self.output_tokens = count_tokens(self.text)
+        if self.cost_usd is None:
+            self.cost_usd = cand.cost_usd(self.input_tokens, self.output_tokens)
+        if self.latency_s is None:
+            self.latency_s = elapsed_s
+        return self
+
+
+class Candidate(ABC):
+    """A model the engine calls itself."""
+
+    def __init__(self, config: CandidateConfig):
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @abstractmethod
+    def invoke(self, request: Request) -> Answer:
+        ...
+
+    async def ainvoke(self, request: Request) -> Answer:
+        return await asyncio.to_thread(self.invoke, request)
+
+    def stream(self, request: Request) -> Iterator[str]:
+        """Chunks of the answer. Default: the whole answer, word by word."""
+        yield from split_for_stream(self.invoke(request).text)
+
+    async def astream(self, request: Request) -> AsyncIterator[str]:
+        for chunk in await asyncio.to_thread(lambda: list(self.stream(request))):
+            yield chunk
+
+
+def split_for_stream(text: str) -> list[str]:
+    """Word-sized pieces that join back to exactly `text`."""
+    return re.findall(r"\s*\S+\s*|\s+", text) or [text]
+
+
+class ReplayCandidate(Candidate):
+    """Returns the answer a real model gave to this query when it was recorded,
+    and bills its recorded usage. The request's `metadata["replay_key"]` names
+    the recorded row; time is modelled from the config's latency hint."""
+
+    def __init__(self, config: CandidateConfig, records: dict[Any, dict[str, Any]]):
+        super().__init__(config)
+        self.records = records
+
+    def invoke(self, request: Request) -> Answer:
+        key = request.metadata.get("replay_key")
+        if key not in self.records:
+            raise KeyError(f"replay candidate {self.name} has no recorded answer for key {key!r}")
+        rec = self.records[key]
+        out_tokens = rec.get("output_tokens")
+        if out_tokens is None:
+            out_tokens = max(1, len(rec["text"]) // 4)
+        in_tokens = rec.get("input_tokens")
+        cost = rec.get("cost_usd")
+        if cost is None and in_tokens is not None:
+            cost = self.config.cost_usd(in_tokens, out_tokens)
+        return Answer(text=rec["text"], input_tokens=in_tokens, output_tokens=out_tokens, cost_usd=cost,
+                      latency_s=self.config.modelled_latency_s(out_tokens))
+
+
+class SimulatedCandidate(Candidate):
+    """A stand-in model for offline demos and examples, labelled as simulated.
+
+    `respond(request, rng)` produces the answer; `fail_rate` raises provider-like
+    errors so fallback can be seen at work. Time is modelled, not slept."""
+
+    def __init__(self, config: CandidateConfig, respond: Callable[[Request, np.random.Generator], str],
+                 fail_rate: float = 0.0, seed: int = 0, sleep: bool = False):
+        super().__init__(config)
+        self.respond = respond
+        self.fail_rate = fail_rate
+        self.rng = np.random.default_rng(seed)
+        self.sleep = sleep
+        self.calls = 0
+
+    def invoke(self, request: Request) -> Answer:
+        self.calls += 1
+        if self.fail_rate and self.rng.random() < self.fail_rate:
+            raise ConnectionError(f"simulated provider error from {self.name}")
+        text = self.respond(request, self.rng)
+        out = count_tokens(text)
+        latency = self.config.modelled_latency_s(out)
+        if self.sleep:
+            time.sleep(latency)
+        return Answer(text=text, input_tokens=count_message_tokens(request.messages), output_tokens=out,
+                      latency_s=latency)

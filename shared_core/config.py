@@ -1,0 +1,339 @@
+"""YAML configuration: candidates, preferences, budgets, cache, predictor and state.
+
+Every field is validated on load; an error names the field path
+(`candidates[2].price_in`) and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+from .errors import ConfigError
+
+KNOWN_CAPABILITIES = frozenset({"tools", "structured_output", "json_mode", "streaming", "vision"})
+
+
+@dataclass
+class LatencyHint:
+    """Modelled time per call: ttft_s + output_tokens / tokens_per_s."""
+
+    ttft_s: float = 0.5
+    tokens_per_s: float = 50.0
+
+    def validate(self, path: str) -> None:
+        _positive(self.tokens_per_s, f"{path}.tokens_per_s")
+        _non_negative(self.ttft_s, f"{path}.ttft_s")
+
+
+@dataclass
+class CandidateConfig:
+    """One model the router may call. Prices are USD per 1M tokens."""
+
+    name: str
+    price_in: float
+    price_out: float
+    context_window: int = 8192
+    capabilities: list[str] = field(default_factory=lambda: ["streaming"])
+    latency: LatencyHint = field(default_factory=LatencyHint)
+    quality_prior: float = 0.5
+    expected_output_tokens: int = 256
+    provider: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, path: str) -> None:
+        if not self.name or not re.fullmatch(r"[\w.:/@+-]+", self.name):
+            raise ConfigError(f"{path}.name", f"'{self.name}' must be non-empty letters, digits or ._:/@+-")
+        _non_negative(self.price_in, f"{path}.price_in")
+        _non_negative(self.price_out, f"{path}.price_out")
+        _positive(self.context_window, f"{path}.context_window")
+        _positive(self.expected_output_tokens, f"{path}.expected_output_tokens")
+        if not 0.0 < self.quality_prior < 1.0:
+            raise ConfigError(f"{path}.quality_prior", f"{self.quality_prior} must be strictly between 0 and 1")
+        unknown = set(self.capabilities) - KNOWN_CAPABILITIES
+        if unknown:
+            raise ConfigError(f"{path}.capabilities", f"unknown {sorted(unknown)}; known: {sorted(KNOWN_CAPABILITIES)}")
+        self.latency.validate(f"{path}.latency")
+
+    def cost_usd(self, input_tokens: float, output_tokens: float) -> float:
+        return (input_tokens * self.price_in + output_tokens * self.price_out) / 1e6
+
+    def modelled_latency_s(self, output_tokens: float) -> float:
+        return self.latency.ttft_s + output_tokens / self.latency.tokens_per_s
+
+
+@dataclass
+class Preferences:
+    """How the scheduler trades quality against cost and latency.
+
+    utility = quality * P(good) - cost_term - latency * latency_s / mean_latency_s,
+    where cost_term is cost_usd / willingness_to_pay_usd when that is set (what a
+    good answer is worth to you), else cost * cost_usd / mean_cost_usd.
+    """
+
+    quality: float = 1.0
+    cost: float = 0.3
+    latency: float = 0.05
+    willingness_to_pay_usd: float | None = None
+
+    def validate(self, path: str) -> None:
+        for name in ("quality", "cost", "latency"):
+            _non_negative(getattr(self, name), f"{path}.{name}")
+        if self.willingness_to_pay_usd is not None:
+            _positive(self.willingness_to_pay_usd, f"{path}.willingness_to_pay_usd")
+
+
+@dataclass
+class Budget:
+    max_cost_per_request_usd: float | None = None
+    run_budget_usd: float | None = None
+
+    def validate(self, path: str) -> None:
+        for name in ("max_cost_per_request_usd", "run_budget_usd"):
+            if getattr(self, name) is not None:
+                _positive(getattr(self, name), f"{path}.{name}")
+
+
+@dataclass
+class SemanticCacheConfig:
+    """Near-duplicate hits. The user sets the error rate they accept; the
+    similarity threshold is learned per scope from evidence to meet it."""
+
+    enabled: bool = True
+    target_error_rate: float = 0.005
+    confidence: float = 0.8
+    initial_threshold: float = 0.99
+    floor: float = 0.80
+    min_evidence: int = 30
+    index: str = "auto"  # flat | hnsw | auto (flat while small, HNSW past hnsw_from entries)
+    hnsw_from: int = 4096
+
+    def validate(self, path: str) -> None:
+        if not 0.0 < self.target_error_rate < 0.5:
+            raise ConfigError(f"{path}.target_error_rate", "must be in (0, 0.5)")
+        if not 0.5 <= self.confidence < 1.0:
+            raise ConfigError(f"{path}.confidence", "must be in [0.5, 1)")
+        if not 0.0 < self.floor <= self.initial_threshold <= 1.0:
+            raise ConfigError(f"{path}.initial_threshold", "need 0 < floor <= initial_threshold <= 1")
+        if self.index not in ("flat", "hnsw", "auto"):
+            raise ConfigError(f"{path}.index", f"'{self.index}' is not one of flat, hnsw, auto")
+
+
+@dataclass
+class CacheConfig:
+    enabled: bool = True
+    exact: bool = True
+    serve_unconfirmed: bool = True  # exact repeats of answers no feedback has judged yet
+    allow_sampled: bool = False  # requests with temperature > 0 skip the cache unless True
+    semantic: SemanticCacheConfig = field(default_factory=SemanticCacheConfig)
+    reuse: list[str] = field(default_factory=lambda: ["log_template"])
+    max_entries: int = 200_000
+
+    def validate(self, path: str) -> None:
+        self.semantic.validate(f"{path}.semantic")
+        _positive(self.max_entries, f"{path}.max_entries")
+
+
+@dataclass
+class PredictorConfig:
+    """Contextual bandit: kNN over query embeddings per model, Beta posteriors."""
+
+    k: int = 24
+    bandwidth: float = 0.04  # similarity kernel width: weight = exp((sim - 1) / bandwidth)
+    prior_strength: float = 2.0
+    local_prior_strength: float = 1.0
+    half_life: float = 20_000.0  # observations; older evidence counts half
+    exploration: str = "thompson"  # thompson | ucb | greedy
+    max_observations: int = 50_000
+    learn: bool = True
+    warm_start: str | None = None
+
+    def validate(self, path: str) -> None:
+        _positive(self.k, f"{path}.k")
+        _positive(self.bandwidth, f"{path}.bandwidth")
+        _positive(self.prior_strength, f"{path}.prior_strength")
+        _positive(self.half_life, f"{path}.half_life")
+        if self.exploration not in ("thompson", "ucb", "greedy"):
+            raise ConfigError(f"{path}.exploration", f"'{self.exploration}' is not one of thompson, ucb, greedy")
+
+
+@dataclass
+class EncoderConfig:
+    type: str = "hashing"  # hashing | sentence_transformers
+    dim: int = 256
+    model: str | None = None
+
+    def validate(self, path: str) -> None:
+        if self.type not in ("hashing", "sentence_transformers"):
+            raise ConfigError(f"{path}.type", f"'{self.type}' is not one of hashing, sentence_transformers")
+        _positive(self.dim, f"{path}.dim")
+
+
+@dataclass
+class StateConfig:
+    path: str | None = None  # None: in memory only
+    backend: str = "local"  # local (files) | sqlite
+    autosave_every: int = 500  # feedback events between automatic saves; 0 = only on save()
+
+    def validate(self, path: str) -> None:
+        if self.backend not in ("local", "sqlite"):
+            raise ConfigError(f"{path}.backend", f"'{self.backend}' is not one of local, sqlite")
+
+
+@dataclass
+class FallbackConfig:
+    cooldown_s: float = 30.0
+    max_attempts: int = 3
+
+    def validate(self, path: str) -> None:
+        _non_negative(self.cooldown_s, f"{path}.cooldown_s")
+        _positive(self.max_attempts, f"{path}.max_attempts")
+
+
+@dataclass
+class SLSConfig:
+    candidates: list[CandidateConfig]
+    preferences: Preferences = field(default_factory=Preferences)
+    budget: Budget = field(default_factory=Budget)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    fallback: FallbackConfig = field(default_factory=FallbackConfig)
+    verifiers: list[dict[str, Any]] = field(default_factory=list)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if not self.candidates:
+            raise ConfigError("candidates", "at least one candidate is required")
+        seen: set[str] = set()
+        for i, cand in enumerate(self.candidates):
+            cand.validate(f"candidates[{i}]")
+            if cand.name in seen:
+                raise ConfigError(f"candidates[{i}].name", f"duplicate name '{cand.name}'")
+            seen.add(cand.name)
+        for name in ("preferences", "budget", "cache", "predictor", "encoder", "state", "fallback"):
+            getattr(self, name).validate(name)
+        for i, ver in enumerate(self.verifiers):
+            if not isinstance(ver, dict) or "type" not in ver:
+                raise ConfigError(f"verifiers[{i}]", "each verifier needs a 'type'")
+
+    def candidate(self, name: str) -> CandidateConfig:
+        for cand in self.candidates:
+            if cand.name == name:
+                return cand
+        from .errors import UnknownModelError
+
+        raise UnknownModelError(name, [c.name for c in self.candidates])
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SLSConfig":
+        if not isinstance(data, dict):
+            raise ConfigError("<root>", f"expected a mapping, got {type(data).__name__}")
+        if "candidates" not in data:
+            raise ConfigError("candidates", "missing")
+        return _build(cls, data, "")
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> "SLSConfig":
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError("<file>", f"{path} does not exist")
+        return cls.from_yaml_text(path.read_text(), source=str(path))
+
+    @classmethod
+    def from_yaml_text(cls, text: str, source: str = "<string>") -> "SLSConfig":
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError("<yaml>", f"{source} is not valid YAML: {exc}") from exc
+        return cls.from_dict(expand_env(data))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: Any) -> Any:
+    """Replace ${VAR} and ${VAR:-default} in strings; a missing variable without
+    default stays as written, so a key is never silently empty."""
+    if isinstance(value, str):
+        return _ENV.sub(lambda m: os.environ.get(m.group(1), m.group(2) if m.group(2) is not None else m.group(0)), value)
+    if isinstance(value, list):
+        return [expand_env(v) for v in value]
+    if isinstance(value, dict):
+        return {k: expand_env(v) for k, v in value.items()}
+    return value
+
+
+def _build(cls: type, data: Any, path: str) -> Any:
+    """Build dataclass `cls` from a mapping, checking names and types."""
+    where = path or "<root>"
+    if not isinstance(data, dict):
+        raise ConfigError(where, f"expected a mapping, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - fields
+    if unknown:
+        raise ConfigError(f"{path + '.' if path else ''}{sorted(unknown)[0]}", f"unknown field; known: {sorted(fields)}")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _convert(hints[name], value, f"{path + '.' if path else ''}{name}")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(where, str(exc)) from exc
+
+
+def _convert(hint: Any, value: Any, path: str) -> Any:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is None and dataclasses.is_dataclass(hint):
+        return _build(hint, value, path)
+    if args and type(None) in args:  # Optional[X]
+        if value is None:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, path)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(path, f"expected a list, got {type(value).__name__}")
+        return [_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)] if args else value
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(path, f"expected a mapping, got {type(value).__name__}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(path, f"expected true or false, got {value!r}")
+        return value
+    if hint in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(path, f"expected a number, got {value!r}")
+        if hint is int and float(value) != int(value):
+            raise ConfigError(path, f"expected a whole number, got {value!r}")
+        return hint(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(path, f"expected text, got {value!r}")
+        return value
+    return value
+
+
+def _positive(value: float, path: str) -> None:
+    if value is None or value <= 0:
+        raise ConfigError(path, f"{value!r} must be > 0")
+
+
+def _non_negative(value: float, path: str) -> None:
+    if value is None or value < 0:
+        raise ConfigError(path, f"{value!r} must be >= 0")

@@ -1,0 +1,385 @@
+"""The SLS engine: cache, predict, schedule, call with fallback, learn.
+
+Framework adapters hand the engine a `Request` and a function that calls one
+named candidate; the engine does the rest, so fallback, budgets, errors and
+learning behave the same in every framework:
+
+    result = engine.run(request, call=lambda model, req: Answer(...))
+    engine.feedback(result.request_id, 1.0)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from .cache import CacheHit, CacheManager, make_reuser
+from .candidates import Answer, Candidate
+from .config import SLSConfig
+from .encoders import Encoder, make_encoder
+from .errors import NoCandidateError, RequestError
+from .predictor import Predictor
+from .request import Request
+from .scheduler import Decision, Scheduler
+from .storage import StateStore, open_store
+from .tokens import count_message_tokens
+from .updater import Pending, UpdateManager
+from .verifiers import Verifier, make_verifier
+
+log = logging.getLogger(__name__)
+Chunk = TypeVar("Chunk")
+
+
+@dataclass
+class Plan:
+    """What the engine decided before any model was called."""
+
+    request_id: str
+    request: Request
+    scope: str
+    exact_key: str
+    vector: np.ndarray | None
+    input_tokens: int
+    hit: CacheHit | None = None
+    decision: Decision | None = None
+    nearest: Any = None
+    cache_skipped: str | None = None
+    overhead_s: float = 0.0
+
+
+@dataclass
+class Result:
+    """The answer a request got, where it came from, and what it cost."""
+
+    request_id: str
+    text: str
+    model: str | None
+    tier: str | None  # exact | reuse | semantic, or None when a model answered
+    cost_usd: float
+    latency_s: float
+    answer: Answer | None = None
+    hit: CacheHit | None = None
+    decision: Decision | None = None
+    attempts: list[dict[str, str]] = field(default_factory=list)
+    overhead_s: float = 0.0
+    verified: float | None = None
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        if self.answer is not None:
+            return self.answer.extra
+        return self.hit.extra if self.hit is not None else {}
+
+    def metadata(self) -> dict[str, Any]:
+        """A JSON-able summary for a framework's response metadata."""
+        chosen = self.decision.estimates.get(self.model) if self.decision and self.model else None
+        return {
+            "sls_request_id": self.request_id,
+            "sls_model": self.model,
+            "sls_cache_tier": self.tier,
+            "sls_cost_usd": round(self.cost_usd, 8),
+            "sls_latency_s": round(self.latency_s, 6),
+            "sls_predicted": None if chosen is None else {
+                "p_good": round(chosen.p_good, 4), "cost_usd": round(chosen.cost_usd, 8),
+                "latency_s": round(chosen.latency_s, 4)},
+            "sls_reason": self.decision.reason if self.decision else (f"cache hit ({self.tier})" if self.tier else ""),
+            "sls_attempts": self.attempts,
+            "sls_overhead_ms": round(self.overhead_s * 1000, 4),
+        }
+
+
+@dataclass
+class StreamEvent(Generic[Chunk]):
+    kind: str  # chunk | done
+    chunk: Chunk | None = None
+    model: str | None = None
+    result: Result | None = None
+
+
+class Engine:
+    def __init__(self, config: SLSConfig, candidates: dict[str, Candidate] | list[Candidate] | None = None, *,
+                 encoder: Encoder | None = None, store: StateStore | None = None,
+                 verifiers: list[Verifier] | None = None, learn: bool | None = None):
+        self.config = config
+        if isinstance(candidates, list):
+            candidates = {c.name: c for c in candidates}
+        self.candidates = dict(candidates or {})
+        for name in self.candidates:
+            config.candidate(name)  # raises UnknownModelError for a candidate missing from the config
+        self.encoder = encoder or make_encoder(config.encoder.type, config.encoder.dim, config.encoder.model)
+        learn = config.predictor.learn if learn is None else learn
+        config.predictor.learn = learn
+        self.cache = CacheManager(config.cache, self.encoder.dim, [make_reuser(n) for n in config.cache.reuse])
+        self.predictor = Predictor(config.candidates, config.predictor, self.encoder.dim, seed=config.seed)
+        self.scheduler = Scheduler(config.preferences, config.budget)
+        if store is None and config.state.path:
+            store = open_store(config.state.path, config.state.backend)
+        self.updater = UpdateManager(self.predictor, self.cache, store, config.state.autosave_every, learn=learn)
+        self.verifiers = list(verifiers) if verifiers is not None else [make_verifier(v) for v in config.verifiers]
+        self.spent_usd = 0.0
+        self._cooling: dict[str, tuple[float, str]] = {}
+        self._lock = threading.RLock()
+        saved = self.updater.load()
+        if saved:
+            self.spent_usd = float(saved.get("spent_usd", 0.0))
+        elif config.predictor.warm_start:
+            self.predictor.warm_start(config.predictor.warm_start, self.encoder.encode_one)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, candidates: dict[str, Candidate] | list[Candidate] | None = None,
+                  **kwargs: Any) -> "Engine":
+        return cls(SLSConfig.from_yaml(path), candidates, **kwargs)
+
+    # -- planning ---------------------------------------------------------------------
+    def plan(self, request: Request) -> Plan:
+        """Cache lookup, then predictions and a ranked choice of candidates."""
+        t0 = time.perf_counter()
+        names = self._candidate_names(request)
+        scope = request.scope_key(names)
+        plan = Plan(uuid.uuid4().hex, request, scope, request.exact_key(scope), None,
+                    count_message_tokens(request.messages))
+        with self._lock:
+            skipped = self.cache.skip_reason(request)
+            plan.vector = self.encoder.encode_one(request.query)
+            if skipped is None:
+                lookup = self.cache.lookup(request, scope, plan.exact_key, plan.vector)
+                plan.hit, plan.nearest = lookup.hit, lookup.nearest
+            plan.cache_skipped = skipped
+            if plan.hit is None:
+                plan.decision = self._decide(request, names, plan)
+        plan.overhead_s = time.perf_counter() - t0
+        return plan
+
+    def _candidate_names(self, request: Request) -> list[str]:
+        names = [c.name for c in self.config.candidates]
+        if request.candidates is not None:
+            for name in request.candidates:
+                self.config.candidate(name)
+            names = [n for n in names if n in request.candidates]
+        if request.pinned_model is not None:
+            self.config.candidate(request.pinned_model)
+        if not names:
+            raise RequestError("the request restricts candidates to an empty set")
+        return names
+
+    def _decide(self, request: Request, names: list[str], plan: Plan) -> Decision:
+        estimates = self.predictor.predict(request.task, plan.vector, plan.input_tokens, names,
+                                           explore=self.config.predictor.learn)
+        cands = [self.config.candidate(n) for n in names]
+        decision = self.scheduler.decide(request, cands, {e.model: e for e in estimates}, self.spent_usd,
+                                         self.cooling())
+        if decision.chosen is None:
+            raise NoCandidateError(decision.excluded)
+        return decision
+
+    def cooling(self) -> dict[str, str]:
+        now = time.monotonic()
+        return {m: why for m, (until, why) in self._cooling.items() if until > now}
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, request: Request, call: Callable[[str, Request], Answer] | None = None, *,
+            cascade: bool = False) -> Result:
+        """Serve a request: from the cache, or by calling the best candidate and
+        falling back to the next when one raises. With `cascade`, a verifier
+        checks each answer and a rejected one moves on to the next candidate."""
+        plan = self.plan(request)
+        if plan.hit is not None:
+            return self._serve_hit(plan)
+        call = call or self._call_candidate
+        attempts: list[dict[str, str]] = []
+        spent = 0.0
+        for model in self._attempt_order(plan):
+            t0 = time.perf_counter()
+            try:
+                answer = call(model, request)
+            except Exception as exc:  # provider errors: cool the model down, try the next
+                self._failed(model, exc, attempts)
+                continue
+            answer.complete_usage(request, self.config.candidate(model), time.perf_counter() - t0)
+            if cascade and not self._cascade_accepts(plan, model, answer, attempts):
+                spent += answer.cost_usd or 0.0
+                continue
+            return self._finish(plan, model, answer, attempts, extra_cost=spent)
+        raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
+
+    async def arun(self, request: Request, acall: Callable[[str, Request], Awaitable[Answer]] | None = None, *,
+                   cascade: bool = False) -> Result:
+        plan = self.plan(request)
+        if plan.hit is not None:
+            return self._serve_hit(plan)
+        acall = acall or self._acall_candidate
+        attempts: list[dict[str, str]] = []
+        spent = 0.0
+        for model in self._attempt_order(plan):
+            t0 = time.perf_counter()
+            try:
+                answer = await acall(model, request)
+            except Exception as exc:
+                self._failed(model, exc, attempts)
+                continue
+            answer.complete_usage(request, self.config.candidate(model), time.perf_counter() - t0)
+            if cascade and not self._cascade_accepts(plan, model, answer, attempts):
+                spent += answer.cost_usd or 0.0
+                continue
+            return self._finish(plan, model, answer, attempts, extra_cost=spent)
+        raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
+
+    def stream(self, request: Request, open_stream: Callable[[str, Request], Iterator[Chunk]] | None = None,
+               to_answer: Callable[[str, list[Chunk]], Answer] | None = None) -> Iterator[StreamEvent[Chunk]]:
+        """Stream from the chosen candidate. A failure before the first chunk falls
+        back to the next candidate; after it, the error propagates (the caller
+        has already shown part of an answer). A cache hit ends at once with a
+        `done` event; the caller streams its text. The complete answer is cached."""
+        plan = self.plan(request)
+        if plan.hit is not None:
+            yield StreamEvent("done", result=self._serve_hit(plan))
+            return
+        open_stream = open_stream or (lambda m, r: self.candidates[m].stream(r))
+        to_answer = to_answer or (lambda m, chunks: Answer(text="".join(map(str, chunks))))
+        attempts: list[dict[str, str]] = []
+        for model in self._attempt_order(plan):
+            t0 = time.perf_counter()
+            chunks: list[Chunk] = []
+            try:
+                for chunk in open_stream(model, request):
+                    chunks.append(chunk)
+                    yield StreamEvent("chunk", chunk=chunk, model=model)
+            except Exception as exc:
+                self._failed(model, exc, attempts)
+                if chunks:
+                    raise
+                continue
+            answer = to_answer(model, chunks).complete_usage(request, self.config.candidate(model),
+                                                             time.perf_counter() - t0)
+            yield StreamEvent("done", model=model, result=self._finish(plan, model, answer, attempts))
+            return
+        raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
+
+    async def astream(self, request: Request, open_stream: Callable[[str, Request], AsyncIterator[Chunk]] | None = None,
+                      to_answer: Callable[[str, list[Chunk]], Answer] | None = None) -> AsyncIterator[StreamEvent[Chunk]]:
+        plan = self.plan(request)
+        if plan.hit is not None:
+            yield StreamEvent("done", result=self._serve_hit(plan))
+            return
+        open_stream = open_stream or (lambda m, r: self.candidates[m].astream(r))
+        to_answer = to_answer or (lambda m, chunks: Answer(text="".join(map(str, chunks))))
+        attempts: list[dict[str, str]] = []
+        for model in self._attempt_order(plan):
+            t0 = time.perf_counter()
+            chunks: list[Chunk] = []
+            try:
+                async for chunk in open_stream(model, request):
+                    chunks.append(chunk)
+                    yield StreamEvent("chunk", chunk=chunk, model=model)
+            except Exception as exc:
+                self._failed(model, exc, attempts)
+                if chunks:
+                    raise
+                continue
+            answer = to_answer(model, chunks).complete_usage(request, self.config.candidate(model),
+                                                             time.perf_counter() - t0)
+            yield StreamEvent("done", model=model, result=self._finish(plan, model, answer, attempts))
+            return
+        raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
+
+    def _attempt_order(self, plan: Plan) -> list[str]:
+        return plan.decision.ranking[: self.config.fallback.max_attempts]
+
+    def _call_candidate(self, model: str, request: Request) -> Answer:
+        if model not in self.candidates:
+            raise RequestError(f"no callable candidate '{model}': pass `call=` or construct the engine with it")
+        return self.candidates[model].invoke(request)
+
+    async def _acall_candidate(self, model: str, request: Request) -> Answer:
+        if model not in self.candidates:
+            raise RequestError(f"no callable candidate '{model}': pass `acall=` or construct the engine with it")
+        return await self.candidates[model].ainvoke(request)
+
+    def _failed(self, model: str, exc: BaseException, attempts: list[dict[str, str]]) -> None:
+        why = f"{type(exc).__name__}: {exc}"[:300]
+        log.warning("candidate %s failed (%s); falling back", model, why)
+        attempts.append({"model": model, "error": why})
+        with self._lock:
+            self._cooling[model] = (time.monotonic() + self.config.fallback.cooldown_s, why)
+
+    def _cascade_accepts(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]]) -> bool:
+        score = self.verify(plan.request, answer.text)
+        if score is None or score >= 0.5:
+            return True
+        attempts.append({"model": model, "error": f"rejected by verifier (score {score:.2f})"})
+        with self._lock:
+            self.spent_usd += answer.cost_usd or 0.0
+            self.predictor.observe_usage(plan.request.task, model, answer.output_tokens, answer.latency_s)
+            self.predictor.observe(plan.request.task, plan.vector, model, score)
+        return False
+
+    # -- recording --------------------------------------------------------------------
+    def _serve_hit(self, plan: Plan) -> Result:
+        hit = plan.hit
+        t0 = time.perf_counter()
+        self.updater.track(plan.request_id, Pending(plan.request, plan.scope, hit.model, hit.answer, plan.vector,
+                                                    hit.entry_id, hit, plan.nearest))
+        overhead = plan.overhead_s + time.perf_counter() - t0
+        return Result(plan.request_id, hit.answer, hit.model, hit.tier, 0.0, overhead, hit=hit, overhead_s=overhead)
+
+    def _finish(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]],
+                extra_cost: float = 0.0) -> Result:
+        t0 = time.perf_counter()
+        request = plan.request
+        with self._lock:
+            self.spent_usd += answer.cost_usd or 0.0
+            self.predictor.observe_usage(request.task, model, answer.output_tokens, answer.latency_s)
+            entry_id = None
+            if answer.cacheable:
+                entry_id = self.cache.store(request, plan.scope, plan.exact_key, plan.vector, answer.text, model,
+                                            answer.extra)
+            self.updater.track(plan.request_id, Pending(request, plan.scope, model, answer.text, plan.vector,
+                                                        entry_id, None, plan.nearest))
+        verified = None
+        if self.verifiers:
+            verified = self.verify(request, answer.text)
+            if verified is not None:
+                self.updater.feedback(plan.request_id, verified)
+        overhead = plan.overhead_s + time.perf_counter() - t0
+        return Result(plan.request_id, answer.text, model, None, (answer.cost_usd or 0.0) + extra_cost,
+                      answer.latency_s or 0.0, answer=answer, decision=plan.decision, attempts=attempts,
+                      overhead_s=overhead, verified=verified)
+
+    def verify(self, request: Request, text: str) -> float | None:
+        """The mean score of the verifiers that apply and can tell, or None."""
+        scores = []
+        for verifier in self.verifiers:
+            if verifier.applies(request):
+                try:
+                    score = verifier.verify(request, text)
+                except Exception as exc:  # a broken verifier must not break serving
+                    log.warning("verifier %s failed: %s", verifier.name, exc)
+                    continue
+                if score is not None:
+                    scores.append(score)
+        return sum(scores) / len(scores) if scores else None
+
+    # -- feedback and state ---------------------------------------------------------------
+    def feedback(self, request_id: str, score: float) -> bool:
+        """Tell the engine how good the answer to `request_id` was (0..1)."""
+        return self.updater.feedback(request_id, score)
+
+    def save(self) -> None:
+        self.updater.save({"spent_usd": self.spent_usd})
+
+    def close(self) -> None:
+        if self.updater.store is not None:
+            self.save()
+            self.updater.store.close()
+
+    def stats(self) -> dict[str, Any]:
+        return {"cache_entries": len(self.cache), "spent_usd": self.spent_usd,
+                "feedback_events": self.updater.events, "cooling": self.cooling()}

@@ -1,0 +1,113 @@
+"""The framework-neutral request the engine routes, and the keys that scope its cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import RequestError
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass
+class Request:
+    """One chat request: messages plus everything that changes what a good answer is.
+
+    `messages` are dicts with `role` and `content` (text); adapters convert their
+    framework's messages to this shape. `task` tags the workload ("logparsing",
+    "codegen", ...) so learning and task-aware reuse stay within it.
+    """
+
+    messages: list[dict[str, Any]]
+    params: dict[str, Any] = field(default_factory=dict)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    response_format: dict[str, Any] | None = None
+    tenant: str = "default"
+    task: str = "default"
+    candidates: list[str] | None = None
+    required_capabilities: frozenset[str] = frozenset()
+    pinned_model: str | None = None
+    allow_cache: bool | None = None
+    max_output_tokens: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.messages:
+            raise RequestError("empty messages: a request needs at least one message")
+        for i, m in enumerate(self.messages):
+            if not isinstance(m, dict) or "role" not in m:
+                raise RequestError(f"message {i} has no role")
+            if m["role"] not in ROLES:
+                raise RequestError(f"message {i} has unknown role '{m['role']}' (expected one of {ROLES})")
+            if not isinstance(m.get("content", ""), str):
+                raise RequestError(f"message {i} content must be text, got {type(m['content']).__name__}")
+        if not any(str(m.get("content", "")).strip() or m.get("tool_calls") for m in self.messages):
+            raise RequestError("empty messages: every message has empty content")
+        needs = set(self.required_capabilities)
+        if self.tools:
+            needs.add("tools")
+        if self.response_format and self.response_format.get("type") == "json_schema":
+            needs.add("structured_output")
+        self.required_capabilities = frozenset(needs)
+
+    @property
+    def query(self) -> str:
+        """The text the cache and the predictor look at: the last user turn."""
+        for m in reversed(self.messages):
+            if m["role"] == "user":
+                return m.get("content", "")
+        return self.messages[-1].get("content", "")
+
+    @property
+    def system_prompt(self) -> str:
+        return "\n".join(m.get("content", "") for m in self.messages if m["role"] == "system")
+
+    @property
+    def temperature(self) -> float:
+        return float(self.params.get("temperature") or 0.0)
+
+    @property
+    def text(self) -> str:
+        """All message text, for token counting."""
+        return "\n".join(str(m.get("content", "")) for m in self.messages)
+
+    def scope_key(self, candidate_names: list[str]) -> str:
+        """Answers are only shared between requests with the same scope: same candidate
+        set, sampling parameters, tools, response format, system prompt and tenant."""
+        scope = {
+            "candidates": sorted(candidate_names),
+            "params": {k: v for k, v in sorted(self.params.items()) if k != "stream"},
+            "tools": self.tools,
+            "format": self.response_format,
+            "system": _fold(self.system_prompt),
+            "tenant": self.tenant,
+            "task": self.task,
+        }
+        return _digest(scope)
+
+    def exact_key(self, scope: str) -> str:
+        """Hash of the normalized conversation within its scope."""
+        turns = [(m["role"], _fold(str(m.get("content", ""))), m.get("tool_call_id")) for m in self.messages
+                 if m["role"] != "system"]
+        return _digest({"scope": scope, "turns": turns})
+
+    def is_follow_up(self) -> bool:
+        """True when the conversation already has assistant or tool turns: the last
+        user text alone does not determine the answer, so only the exact tier applies."""
+        return any(m["role"] in ("assistant", "tool") for m in self.messages)
+
+
+_WS = re.compile(r"\s+")
+
+
+def _fold(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+def _digest(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]

@@ -1,0 +1,105 @@
+"""Chooses the candidate with the best utility under hard limits.
+
+Hard limits exclude a candidate with a stated reason: a pinned tool loop,
+missing capabilities, the context window, the per-request cost cap, the run
+budget, a cooldown after errors. The rest are ranked by utility (see
+`Preferences`); the ranking is also the fallback order.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Budget, CandidateConfig, Preferences
+from .predictor import Estimate
+from .request import Request
+
+
+@dataclass
+class Decision:
+    """Why a model was chosen: each candidate's predictions and utility, and why
+    any candidate was left out."""
+
+    chosen: str | None
+    ranking: list[str]
+    estimates: dict[str, Estimate]
+    utilities: dict[str, float]
+    excluded: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chosen": self.chosen,
+            "ranking": self.ranking,
+            "reason": self.reason,
+            "excluded": self.excluded,
+            "candidates": {m: {**e.to_dict(), "utility": round(self.utilities.get(m, float("nan")), 6)}
+                           for m, e in self.estimates.items()},
+        }
+
+
+class Scheduler:
+    def __init__(self, preferences: Preferences, budget: Budget):
+        self.preferences = preferences
+        self.budget = budget
+
+    def exclusions(self, request: Request, cand: CandidateConfig, est: Estimate, spent_usd: float,
+                   cooling: dict[str, str]) -> str | None:
+        if request.pinned_model and cand.name != request.pinned_model:
+            return f"tool loop pinned to {request.pinned_model}"
+        missing = request.required_capabilities - set(cand.capabilities)
+        if missing:
+            return f"lacks capability {', '.join(sorted(missing))}"
+        needed = est.input_tokens + (request.max_output_tokens or 0)
+        if needed > cand.context_window:
+            return f"context window: request needs {needed} tokens, window is {cand.context_window}"
+        cap = request.metadata.get("max_cost_usd", self.budget.max_cost_per_request_usd)
+        if cap is not None and est.cost_usd > cap:
+            return f"predicted cost ${est.cost_usd:.6f} over the per-request cap ${cap:.6f}"
+        if self.budget.run_budget_usd is not None and spent_usd + est.cost_usd > self.budget.run_budget_usd:
+            return f"run budget: ${spent_usd:.4f} spent of ${self.budget.run_budget_usd:.4f}"
+        if cand.name in cooling:
+            return f"cooling down after error: {cooling[cand.name]}"
+        return None
+
+    def decide(self, request: Request, candidates: list[CandidateConfig], estimates: dict[str, Estimate],
+               spent_usd: float = 0.0, cooling: dict[str, str] | None = None) -> Decision:
+        excluded = {}
+        for cand in candidates:
+            why = self.exclusions(request, cand, estimates[cand.name], spent_usd, cooling or {})
+            if why:
+                excluded[cand.name] = why
+        eligible = [c.name for c in candidates if c.name not in excluded]
+        utilities = self.utilities({m: estimates[m] for m in eligible})
+        ranking = sorted(eligible, key=lambda m: (-utilities[m], estimates[m].cost_usd))
+        chosen = ranking[0] if ranking else None
+        reason = self._explain(chosen, ranking, estimates, utilities) if chosen else "no eligible candidate"
+        return Decision(chosen, ranking, estimates, utilities, excluded, reason)
+
+    def utilities(self, estimates: dict[str, Estimate]) -> dict[str, float]:
+        if not estimates:
+            return {}
+        prefs = self.preferences
+        # scale costs and latencies by the typical eligible candidate, so weights are unitless
+        ref_cost = statistics.median(e.cost_usd for e in estimates.values()) or 1e-12
+        ref_lat = statistics.median(e.latency_s for e in estimates.values()) or 1e-9
+        out = {}
+        for m, e in estimates.items():
+            if prefs.willingness_to_pay_usd:
+                cost_term = e.cost_usd / prefs.willingness_to_pay_usd
+            else:
+                cost_term = prefs.cost * e.cost_usd / ref_cost
+            out[m] = prefs.quality * e.p_sample - cost_term - prefs.latency * e.latency_s / ref_lat
+        return out
+
+    @staticmethod
+    def _explain(chosen: str, ranking: list[str], estimates: dict[str, Estimate], utilities: dict[str, float]) -> str:
+        e = estimates[chosen]
+        text = (f"{chosen}: utility {utilities[chosen]:.3f} (P(good) {e.p_good:.2f}, "
+                f"${e.cost_usd:.6f}, {e.latency_s:.2f}s)")
+        if len(ranking) > 1:
+            r = ranking[1]
+            text += f"; next {r}: utility {utilities[r]:.3f}"
+        return text

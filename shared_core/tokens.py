@@ -1,0 +1,53 @@
+"""Offline token counting with tiktoken.
+
+tiktoken downloads its encodings on first use; llama-index-core ships
+cl100k_base and o200k_base, so point TIKTOKEN_CACHE_DIR there when the user has
+not set it. Without any encoding, fall back to characters / 4 (and say so once).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+DEFAULT_ENCODING = "cl100k_base"
+
+
+def _shipped_cache_dir() -> str | None:
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "_static" / "tiktoken_cache"
+    return str(path) if path.is_dir() else None
+
+
+@functools.lru_cache(maxsize=4)
+def get_encoding(name: str = DEFAULT_ENCODING):
+    """The tiktoken encoding, or None when it cannot be loaded offline."""
+    if "TIKTOKEN_CACHE_DIR" not in os.environ:
+        shipped = _shipped_cache_dir()
+        if shipped:
+            os.environ["TIKTOKEN_CACHE_DIR"] = shipped
+    try:
+        import tiktoken
+
+        return tiktoken.get_encoding(name)
+    except Exception as exc:  # no file and no network: degrade, don't fail a request
+        log.warning("tiktoken encoding %s unavailable (%s); counting tokens as characters/4", name, exc)
+        return None
+
+
+def count_tokens(text: str, encoding: str = DEFAULT_ENCODING) -> int:
+    enc = get_encoding(encoding)
+    if enc is None:
+        return max(1, len(text) // 4) if text else 0
+    return len(enc.encode(text, disallowed_special=()))
+
+
+def count_message_tokens(messages: list[dict], encoding: str = DEFAULT_ENCODING) -> int:
+    """Tokens of a chat: content plus the few tokens each message's framing costs."""
+    return sum(count_tokens(str(m.get("content", "")), encoding) + 4 for m in messages) + 2

@@ -1,0 +1,164 @@
+"""The update manager: turns feedback into learning, and keeps state on disk.
+
+Feedback on a request id (an explicit score, a verifier's verdict, a replay's
+label) reaches the parts that acted on that request: the predictor learns how
+the model that answered did near this query; the cache confirms or evicts the
+entry, and a confirmed fresh answer calibrates the near-duplicate threshold
+(shadow check). Every `autosave_every` events the whole state is written
+atomically, so a restart continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .cache import CacheHit, CacheManager, Nearest
+from .errors import StateError
+from .predictor import Predictor
+from .request import Request
+from .storage import StateStore, dump_arrays, load_arrays
+
+log = logging.getLogger(__name__)
+STATE_VERSION = 1
+MAX_PENDING = 100_000
+
+
+@dataclass
+class Pending:
+    """What the engine did for one request, kept until feedback arrives."""
+
+    request: Request
+    scope: str
+    model: str | None
+    answer: str
+    vector: np.ndarray | None
+    entry_id: int | None = None
+    hit: CacheHit | None = None
+    nearest: Nearest | None = None
+    feedback: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        hit = None if self.hit is None else self.hit.__dict__
+        nearest = None if self.nearest is None else self.nearest.__dict__
+        return {"query": self.request.query, "task": self.request.task, "scope": self.scope, "model": self.model,
+                "answer": self.answer, "entry_id": self.entry_id, "hit": hit, "nearest": nearest,
+                "feedback": self.feedback}
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any], vector: np.ndarray | None) -> "Pending":
+        request = Request(messages=[{"role": "user", "content": row["query"]}], task=row["task"])
+        hit = CacheHit(**row["hit"]) if row["hit"] else None
+        nearest = Nearest(**row["nearest"]) if row["nearest"] else None
+        return cls(request, row["scope"], row["model"], row["answer"], vector, row["entry_id"], hit, nearest,
+                   list(row["feedback"]))
+
+
+class UpdateManager:
+    def __init__(self, predictor: Predictor, cache: CacheManager, store: StateStore | None = None,
+                 autosave_every: int = 500, learn: bool = True):
+        self.predictor = predictor
+        self.cache = cache
+        self.store = store
+        self.autosave_every = autosave_every
+        self.learn = learn
+        self.pending: OrderedDict[str, Pending] = OrderedDict()
+        self.events = 0
+        self._since_save = 0
+        self._lock = threading.RLock()
+
+    def track(self, request_id: str, pending: Pending) -> None:
+        with self._lock:
+            self.pending[request_id] = pending
+            while len(self.pending) > MAX_PENDING:
+                self.pending.popitem(last=False)
+
+    def feedback(self, request_id: str, score: float, weight: float = 1.0) -> bool:
+        """Apply a score in [0, 1] to a request. False if the id is unknown
+        (never served, or too old to be remembered)."""
+        if not 0.0 <= float(score) <= 1.0:
+            raise ValueError(f"feedback score must be in [0, 1], got {score}")
+        with self._lock:
+            p = self.pending.get(request_id)
+            if p is None:
+                return False
+            p.feedback.append(float(score))
+            if self.learn:
+                self._apply(p, float(score), weight)
+            self.events += 1
+            self._since_save += 1
+            if self.store is not None and self.autosave_every and self._since_save >= self.autosave_every:
+                self.save()
+            return True
+
+    def _apply(self, p: Pending, score: float, weight: float) -> None:
+        correct = score >= 0.5
+        task = p.request.task
+        if p.hit is not None:
+            self.cache.judge_hit(p.hit, p.request, p.scope, correct)
+            return
+        if p.model is not None:
+            self.predictor.observe(task, p.vector, p.model, score)
+        if p.entry_id is not None:
+            self.cache.judge_entry(p.entry_id, p.request, correct, weight)
+        if correct:
+            self.cache.shadow(p.request, p.scope, p.nearest, p.answer)
+
+    # -- persistence ---------------------------------------------------------------
+    def save(self, extra: dict[str, Any] | None = None) -> None:
+        if self.store is None:
+            return
+        with self._lock:
+            cache_meta, cache_arrays = self.cache.snapshot()
+            pred_meta, pred_arrays = self.predictor.snapshot()
+            pend = list(self.pending.items())[-10_000:]  # the most recent are the ones feedback still reaches
+            vectors = [p.vector for _, p in pend if p.vector is not None]
+            meta = {
+                "version": STATE_VERSION,
+                "cache": cache_meta,
+                "predictor": pred_meta,
+                "pending": [{"id": rid, "has_vector": p.vector is not None, **p.to_dict()} for rid, p in pend],
+                "events": self.events,
+                **(extra or {}),
+            }
+            arrays = {**{f"cache__{k}": v for k, v in cache_arrays.items()},
+                      **{f"pred__{k}": v for k, v in pred_arrays.items()}}
+            if vectors:
+                arrays["pending_vectors"] = np.stack(vectors)
+            self.store.put_many({"state.json": json.dumps(meta).encode(), "arrays.npz": dump_arrays(arrays)})
+            self._since_save = 0
+
+    def load(self) -> dict[str, Any] | None:
+        """Restore saved state; returns its metadata, or None when there is none."""
+        if self.store is None:
+            return None
+        blob = self.store.get("state.json")
+        if blob is None:
+            return None
+        try:
+            meta = json.loads(blob)
+            arrays = load_arrays(self.store.get("arrays.npz") or b"")
+        except (ValueError, OSError) as exc:
+            raise StateError(f"saved state is unreadable: {exc}") from exc
+        if meta.get("version") != STATE_VERSION:
+            raise StateError(f"saved state has version {meta.get('version')}, this SLS reads {STATE_VERSION}")
+        with self._lock:
+            self.cache.restore(meta["cache"], _sub(arrays, "cache__"))
+            self.predictor.restore(meta["predictor"], _sub(arrays, "pred__"))
+            vectors = iter(arrays.get("pending_vectors", []))
+            for row in meta["pending"]:
+                rid = row.pop("id")
+                vec = next(vectors) if row.pop("has_vector") else None
+                self.pending[rid] = Pending.from_dict(row, vec)
+            self.events = int(meta.get("events", 0))
+        return meta
+
+
+def _sub(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}

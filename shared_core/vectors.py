@@ -1,0 +1,34 @@
+"""A growable float32 matrix: appends are amortised O(1) by doubling capacity."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class VectorBuffer:
+    def __init__(self, dim: int, capacity: int = 64):
+        self.dim = dim
+        self._buf = np.zeros((capacity, dim), dtype=np.float32)
+        self._n = 0
+
+    @property
+    def array(self) -> np.ndarray:
+        return self._buf[: self._n]
+
+    def append(self, vectors: np.ndarray) -> None:
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        need = self._n + len(vectors)
+        if need > len(self._buf):
+            grown = np.zeros((max(need, 2 * len(self._buf)), self.dim), dtype=np.float32)
+            grown[: self._n] = self.array
+            self._buf = grown
+        self._buf[self._n : need] = vectors
+        self._n = need
+
+    def replace(self, vectors: np.ndarray) -> None:
+        self._buf = np.zeros((max(64, 2 * len(vectors)), self.dim), dtype=np.float32)
+        self._n = 0
+        self.append(vectors)
+
+    def __len__(self) -> int:
+        return self._n
