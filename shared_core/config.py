@@ -71,9 +71,11 @@ class CandidateConfig:
 class Preferences:
     """How the scheduler trades quality against cost and latency.
 
-    utility = quality * P(good) - cost_term - latency * latency_s / mean_latency_s,
+    utility = quality * P(good) - cost_term - latency * L / (L + L_ref),
     where cost_term is cost_usd / willingness_to_pay_usd when that is set (what a
-    good answer is worth to you), else cost * cost_usd / mean_cost_usd.
+    good answer is worth to you), else cost * C / (C + C_ref); C_ref and L_ref are
+    the median predicted cost and latency of the eligible candidates. The bounded
+    form means `cost` is the most utility price can take away.
     """
 
     quality: float = 1.0

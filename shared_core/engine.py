@@ -107,7 +107,8 @@ class StreamEvent(Generic[Chunk]):
 class Engine:
     def __init__(self, config: SLSConfig, candidates: dict[str, Candidate] | list[Candidate] | None = None, *,
                  encoder: Encoder | None = None, store: StateStore | None = None,
-                 verifiers: list[Verifier] | None = None, learn: bool | None = None):
+                 verifiers: list[Verifier] | None = None, learn: bool | None = None,
+                 scheduler: Scheduler | None = None):
         self.config = config
         if isinstance(candidates, list):
             candidates = {c.name: c for c in candidates}
@@ -119,7 +120,7 @@ class Engine:
         config.predictor.learn = learn
         self.cache = CacheManager(config.cache, self.encoder.dim, [make_reuser(n) for n in config.cache.reuse])
         self.predictor = Predictor(config.candidates, config.predictor, self.encoder.dim, seed=config.seed)
-        self.scheduler = Scheduler(config.preferences, config.budget)
+        self.scheduler = scheduler or Scheduler(config.preferences, config.budget)
         if store is None and config.state.path:
             store = open_store(config.state.path, config.state.backend)
         self.updater = UpdateManager(self.predictor, self.cache, store, config.state.autosave_every, learn=learn)

@@ -82,7 +82,9 @@ class Scheduler:
         if not estimates:
             return {}
         prefs = self.preferences
-        # scale costs and latencies by the typical eligible candidate, so weights are unitless
+        # relative to the typical eligible candidate, so weights are unitless; x / (x + ref)
+        # is bounded, so a pricier model loses at most `cost` utility and is still
+        # worth its price where the cheap ones are known to fail
         ref_cost = statistics.median(e.cost_usd for e in estimates.values()) or 1e-12
         ref_lat = statistics.median(e.latency_s for e in estimates.values()) or 1e-9
         out = {}
@@ -90,8 +92,9 @@ class Scheduler:
             if prefs.willingness_to_pay_usd:
                 cost_term = e.cost_usd / prefs.willingness_to_pay_usd
             else:
-                cost_term = prefs.cost * e.cost_usd / ref_cost
-            out[m] = prefs.quality * e.p_sample - cost_term - prefs.latency * e.latency_s / ref_lat
+                cost_term = prefs.cost * e.cost_usd / (e.cost_usd + ref_cost)
+            lat_term = prefs.latency * e.latency_s / (e.latency_s + ref_lat)
+            out[m] = prefs.quality * e.p_sample - cost_term - lat_term
         return out
 
     @staticmethod
@@ -103,3 +106,23 @@ class Scheduler:
             r = ranking[1]
             text += f"; next {r}: utility {utilities[r]:.3f}"
         return text
+
+
+class RoundRobinScheduler(Scheduler):
+    """Ignores predictions: takes eligible candidates in turn (the no-predictor ablation)."""
+
+    def __init__(self, preferences: Preferences, budget: Budget):
+        super().__init__(preferences, budget)
+        self._turn = 0
+
+    def decide(self, request: Request, candidates: list[CandidateConfig], estimates: dict[str, Estimate],
+               spent_usd: float = 0.0, cooling: dict[str, str] | None = None) -> Decision:
+        decision = super().decide(request, candidates, estimates, spent_usd, cooling)
+        if decision.ranking:
+            eligible = [c.name for c in candidates if c.name in decision.ranking]
+            start = self._turn % len(eligible)
+            self._turn += 1
+            decision.ranking = eligible[start:] + eligible[:start]
+            decision.chosen = decision.ranking[0]
+            decision.reason = f"{decision.chosen}: round robin"
+        return decision

@@ -32,3 +32,17 @@ class VectorBuffer:
 
     def __len__(self) -> int:
         return self._n
+
+
+def single_threaded_faiss() -> None:
+    """FAISS parallelises each search with OpenMP; for the one-query searches a
+    router makes, thread start-up costs milliseconds where the search costs
+    microseconds. SLS_FAISS_THREADS overrides."""
+    import os
+
+    import faiss
+
+    faiss.omp_set_num_threads(int(os.environ.get("SLS_FAISS_THREADS", "1")))
+
+
+single_threaded_faiss()

@@ -1,0 +1,280 @@
+"""Replay benchmarks: route recorded queries among recorded answers.
+
+A replay candidate returns the answer its model gave when the data set was
+recorded and bills that call's recorded usage; time per call is modelled from
+the yaml. The router only ever sees the answers it chose (bandit feedback).
+Every method is scored by the same task judge on the text it returned.
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..candidates import ReplayCandidate
+from ..config import CandidateConfig, LatencyHint, SLSConfig
+from ..engine import Engine
+from ..request import Request
+from ..scheduler import RoundRobinScheduler
+
+SLS_VARIANTS = ("sls", "sls-no-cache", "sls-no-update", "sls-no-predictor")
+
+
+@dataclass
+class ReplayGroup:
+    """One file of a replay (a Loghub system, an MBPP file): queries and, for
+    each model, its recorded answer, correctness, cost, tokens and time."""
+
+    name: str
+    queries: list[str]
+    truth: list[str]
+    answers: dict[str, list[str]]
+    correct: dict[str, np.ndarray]
+    cost: dict[str, np.ndarray]
+    time: dict[str, np.ndarray]
+    input_tokens: dict[str, np.ndarray]
+    output_tokens: dict[str, np.ndarray]
+    extra: list[dict[str, Any]] = field(default_factory=list)  # per-query data a verifier may use
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def subset(self, start: int, stop: int | None = None) -> "ReplayGroup":
+        sl = slice(start, stop)
+        return ReplayGroup(
+            self.name, self.queries[sl], self.truth[sl], {m: a[sl] for m, a in self.answers.items()},
+            {m: a[sl] for m, a in self.correct.items()}, {m: a[sl] for m, a in self.cost.items()},
+            {m: a[sl] for m, a in self.time.items()}, {m: a[sl] for m, a in self.input_tokens.items()},
+            {m: a[sl] for m, a in self.output_tokens.items()}, self.extra[sl] if self.extra else [])
+
+
+@dataclass
+class ReplayTask:
+    """A whole replay: its groups, its candidates and how an answer is judged."""
+
+    task: str
+    groups: list[ReplayGroup]
+    candidates: list[CandidateConfig]
+    judge: Callable[[ReplayGroup, int, str], bool]
+    system_prompt: str = ""
+    verifiers: list[dict[str, Any]] = field(default_factory=list)  # what `--feedback none` may use
+
+    @property
+    def models(self) -> list[str]:
+        return [c.name for c in self.candidates]
+
+    @property
+    def size(self) -> int:
+        return sum(len(g) for g in self.groups)
+
+
+def load_candidates(path: str | Path, **overrides: Any) -> list[CandidateConfig]:
+    """Candidates from a data set's models.yaml (prices per 1M tokens, latency model)."""
+    data = yaml.safe_load(Path(path).read_text())["models"]
+    out = []
+    for name, spec in data.items():
+        out.append(CandidateConfig(
+            name=name, price_in=float(spec["price_in"]), price_out=float(spec["price_out"]),
+            context_window=int(spec.get("context_window", 32_000)),
+            latency=LatencyHint(ttft_s=float(spec["ttft_s"]), tokens_per_s=float(spec["tokens_per_s"])),
+            provider={"provider": spec.get("provider", "")}, **overrides))
+    return out
+
+
+def modelled_time(cand: CandidateConfig, output_tokens: np.ndarray) -> np.ndarray:
+    return cand.latency.ttft_s + np.asarray(output_tokens, dtype=float) / cand.latency.tokens_per_s
+
+
+# -- hindsight and static rows ------------------------------------------------------------
+def row(method: str, correct: float, n: int, cost: float, time_s: float, calls: int, hits: int = 0,
+        **more: Any) -> dict[str, Any]:
+    return {"method": method, "accuracy": round(correct / max(n, 1), 4), "cost_usd": round(cost, 4),
+            "time_s": round(time_s, 2), "llm_calls": calls, "cache_hits": hits, **more}
+
+
+def static_rows(task: ReplayTask, seed: int = 0) -> list[dict[str, Any]]:
+    """single:<model>, random, best-single, per-system-best and oracle."""
+    n = task.size
+    models = task.models
+    rows = []
+    tot = {m: [0.0, 0.0, 0.0] for m in models}
+    for g in task.groups:
+        for m in models:
+            tot[m][0] += g.correct[m].sum()
+            tot[m][1] += g.cost[m].sum()
+            tot[m][2] += g.time[m].sum()
+    for m in models:
+        rows.append(row(f"single:{m}", tot[m][0], n, tot[m][1], tot[m][2], n))
+    rng = np.random.default_rng(seed)
+    acc = cost = tm = 0.0
+    for g in task.groups:
+        pick = rng.integers(0, len(models), size=len(g))
+        for j, m in enumerate(models):
+            sel = pick == j
+            acc += g.correct[m][sel].sum()
+            cost += g.cost[m][sel].sum()
+            tm += g.time[m][sel].sum()
+    rows.append(row("random", acc, n, cost, tm, n))
+    best = max(models, key=lambda m: tot[m][0])
+    rows.append(row("best-single", tot[best][0], n, tot[best][1], tot[best][2], n, model=best))
+    acc = cost = tm = 0.0
+    picks = {}
+    for g in task.groups:
+        m = max(models, key=lambda m: g.correct[m].sum())
+        picks[g.name] = m
+        acc += g.correct[m].sum()
+        cost += g.cost[m].sum()
+        tm += g.time[m].sum()
+    rows.append(row("per-system-best", acc, n, cost, tm, n, picks=picks))
+    rows.append(oracle_row(task))
+    return rows
+
+
+def oracle_row(task: ReplayTask) -> dict[str, Any]:
+    """Per query, the cheapest model that was right; if none was, the cheapest."""
+    acc = cost = tm = 0.0
+    for g in task.groups:
+        cor = np.stack([g.correct[m] for m in task.models])
+        cst = np.stack([g.cost[m] for m in task.models])
+        tms = np.stack([g.time[m] for m in task.models])
+        masked = np.where(cor, cst, np.inf)
+        any_ok = cor.any(axis=0)
+        pick = np.where(any_ok, masked.argmin(axis=0), cst.argmin(axis=0))
+        idx = np.arange(len(g))
+        acc += any_ok.sum()
+        cost += cst[pick, idx].sum()
+        tm += tms[pick, idx].sum()
+    return row("oracle", acc, task.size, cost, tm, task.size)
+
+
+# -- SLS runs ------------------------------------------------------------------------------
+def sls_config(task: ReplayTask, variant: str, base: SLSConfig | None = None, feedback: str = "labels") -> SLSConfig:
+    cfg = copy.deepcopy(base) if base is not None else SLSConfig(candidates=copy.deepcopy(task.candidates))
+    if variant == "sls-no-cache":
+        cfg.cache.enabled = False
+    if variant == "sls-no-update":
+        cfg.predictor.learn = False
+    cfg.verifiers = list(task.verifiers) if feedback == "none" else []
+    return cfg
+
+
+def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: str, feedback: str,
+                 engine: Engine | None = None, cascade: bool = False) -> tuple[dict[str, Any], Engine]:
+    """Run one group through an engine; returns its tallies (and the engine, for --warm)."""
+    models = task.models
+    candidates = []
+    for m in models:
+        records = {i: {"text": group.answers[m][i], "input_tokens": int(group.input_tokens[m][i]),
+                       "output_tokens": int(group.output_tokens[m][i]), "cost_usd": float(group.cost[m][i])}
+                   for i in range(len(group))}
+        candidates.append(ReplayCandidate(cfg.candidate(m), records))
+    if engine is None:
+        scheduler = RoundRobinScheduler(cfg.preferences, cfg.budget) if variant == "sls-no-predictor" else None
+        engine = Engine(cfg, candidates, scheduler=scheduler)
+    else:
+        engine.candidates = {c.name: c for c in candidates}
+    tally = {"correct": 0, "cost": 0.0, "time": 0.0, "calls": 0, "hits": 0, "wrong_hits": 0,
+             "tiers": {}, "models": {}, "overhead": []}
+    system = [{"role": "system", "content": task.system_prompt}] if task.system_prompt else []
+    for i, query in enumerate(group.queries):
+        request = Request(messages=system + [{"role": "user", "content": query}], task=task.task,
+                          metadata={"replay_key": i, **(group.extra[i] if group.extra else {})})
+        result = engine.run(request, cascade=cascade)
+        ok = task.judge(group, i, result.text)
+        t0 = time.perf_counter()
+        if feedback == "labels":
+            engine.feedback(result.request_id, 1.0 if ok else 0.0)
+        overhead = result.overhead_s + time.perf_counter() - t0
+        tally["correct"] += ok
+        tally["cost"] += result.cost_usd
+        tally["time"] += result.latency_s
+        tally["overhead"].append(overhead)
+        if result.tier:
+            tally["hits"] += 1
+            tally["wrong_hits"] += not ok
+            tally["tiers"][result.tier] = tally["tiers"].get(result.tier, 0) + 1
+        else:
+            tally["calls"] += 1 + sum(1 for a in result.attempts if "verifier" in a["error"])
+            tally["models"][result.model] = tally["models"].get(result.model, 0) + 1
+    return tally, engine
+
+
+def _job(args: tuple) -> tuple[str, str, dict[str, Any]]:
+    task, gi, variant, feedback, base = args
+    cfg = sls_config(task, variant, base, feedback)
+    tally, _ = replay_group(task, task.groups[gi], cfg, variant, feedback)
+    return variant, task.groups[gi].name, tally
+
+
+def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedback: str = "labels",
+             warm: bool = False, base: SLSConfig | None = None, workers: int = 2,
+             progress: Callable[[str], None] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Rows for the SLS variants, and per-group detail. Cold start: every group
+    starts from an empty state, in parallel processes; `warm` carries one
+    engine through the groups in order."""
+    tallies: dict[str, dict[str, dict[str, Any]]] = {v: {} for v in variants}
+    if warm:
+        for v in variants:
+            engine = None
+            cfg = sls_config(task, v, base, feedback)
+            for g in task.groups:
+                tallies[v][g.name], engine = replay_group(task, g, cfg, v, feedback, engine)
+                if progress:
+                    progress(f"{v} {g.name}")
+    else:
+        jobs = [(task, gi, v, feedback, base) for v in variants for gi in range(len(task.groups))]
+        if workers > 1 and len(jobs) > 1:
+            with mp.get_context("fork").Pool(workers) as pool:
+                for v, name, tally in pool.imap_unordered(_job, jobs):
+                    tallies[v][name] = tally
+                    if progress:
+                        progress(f"{v} {name}")
+        else:
+            for job in jobs:
+                v, name, tally = _job(job)
+                tallies[v][name] = tally
+                if progress:
+                    progress(f"{v} {name}")
+    rows, detail = [], {}
+    n = task.size
+    for v in variants:
+        ts = [tallies[v][g.name] for g in task.groups]
+        tiers: dict[str, int] = {}
+        models: dict[str, int] = {}
+        for t in ts:
+            for k, c in t["tiers"].items():
+                tiers[k] = tiers.get(k, 0) + c
+            for k, c in t["models"].items():
+                models[k] = models.get(k, 0) + c
+        hits = sum(t["hits"] for t in ts)
+        wrong = sum(t["wrong_hits"] for t in ts)
+        rows.append(row(v, sum(t["correct"] for t in ts), n, sum(t["cost"] for t in ts),
+                        sum(t["time"] for t in ts), sum(t["calls"] for t in ts), hits,
+                        wrong_cache_hits=wrong, cache_tiers=tiers, models_called=models))
+        detail[v] = {g.name: {"accuracy": round(t["correct"] / max(len(g), 1), 4), "cost_usd": round(t["cost"], 4),
+                              "cache_hits": t["hits"], "wrong_cache_hits": t["wrong_hits"], "llm_calls": t["calls"]}
+                     for g, t in zip(task.groups, ts)}
+        if v == "sls":
+            over = np.concatenate([np.asarray(t["overhead"]) for t in ts]) * 1e6
+            detail["overhead_us"] = {"p50": round(float(np.percentile(over, 50)), 1),
+                                     "p99": round(float(np.percentile(over, 99)), 1)}
+    return rows, detail
+
+
+def run_bench(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedback: str = "labels",
+              warm: bool = False, base: SLSConfig | None = None, workers: int = 2,
+              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    rows, detail = sls_rows(task, variants, feedback, warm, base, workers, progress)
+    overhead = detail.pop("overhead_us", {"p50": None, "p99": None})
+    rows += static_rows(task)
+    return {"task": task.task, "queries": task.size, "feedback": feedback, "warm": warm, "rows": rows,
+            "overhead_us": overhead, "per_group": detail, "wall_s": round(time.perf_counter() - t0, 1)}
