@@ -1,7 +1,13 @@
-"""Log templates read as patterns: `<*>` is a wildcard for a variable part.
+"""Log templates: turning a model's answer into one, and reading one as a pattern.
 
-Used by the verified-reuse cache tier (a confirmed template is reused for a new
-line only when it fits) and by LogTemplateVerifier.
+`to_template` is the one post-processing used for every answer (benchmarks,
+cached answers, verifiers). Its rules follow the post-processing the Loghub
+replay's authors applied to get their `<model>.template` columns (see
+`shared_core/bench/log_agreement.py` for how often the two agree).
+
+As a pattern, `<*>` is a wildcard for a variable part: the verified-reuse
+cache tier serves a confirmed template for a new line only when it fits, and
+LogTemplateVerifier checks answers with the same reading.
 """
 
 from __future__ import annotations
@@ -10,13 +16,100 @@ import re
 from dataclasses import dataclass
 
 WILDCARD = "<*>"
-_WS = re.compile(r"\s+")
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 _LETTER = re.compile(r"[A-Za-z]")
 
+_WS = re.compile(r"\s+")
+# A span between backticks: fenced block (optional language tag) or inline.
+_BACKTICKS = re.compile(r"```[^\n`]*\n(.*?)```|```(.*?)```|`([^`\n]+)`", re.S)
+# A quote that is not an apostrophe inside a word (isn't, user's).
+_QUOTE = re.compile(r"(?<!\w)'|'(?!\w)")
+# A quote closing a line: the recorded prompts ended in "... is '", so the
+# answer is closed by a quote and whatever follows is chatter.
+_CLOSING_QUOTE = re.compile(r"'[ \t]*(?:\n|$)")
+# {{name}} first (some models double the braces), then {name} / {} / { name }.
+# Braces holding `=`, quotes or a `<*>` are literal log text (Java/ObjC dumps
+# such as `UserInfo={NSDescription=...}` or `Window{<*> u0 <*>}`), kept as is.
+_DOUBLE_PLACEHOLDER = re.compile(r"\{\{[^{}'=]*\}\}")
+_PLACEHOLDER = re.compile(r"\{[^{}'=<>]*\}")
+_HEX = re.compile(r"\b0x[0-9a-fA-F]+\b")
+# Loghub's tokenisation: path-like strings are split off at these characters
+# only, the other rules at these plus . - + @ # $ % &.
+_PATH_SPLIT = re.compile(r"""([\s,!;:=|"'\[\](){}])""")
+_TOKEN_SPLIT = re.compile(r"""([\s,!;:=|"'\[\](){}.\-+@#$%&])""")
+_PATH = re.compile(r"(?:/[^/]+)+")
+_NUMBER = re.compile(r"\d+")
+_LONG_HEX = re.compile(r"(?=.*\d)(?=.*[a-fA-F])[0-9a-fA-F]{8,}")  # ids, hashes
+_GLUED = re.compile(r"[^\s/]*<\*>[^\s/]*")  # blk_<*>, 0x<*>, user<*>
+_VALUE_WORDS = {"true", "false", "null", "root", "admin"}  # Loghub abstracts these
+# Adjacent wildcards that are one value in Loghub: 1.5, ip:port, a/b, #1#2,
+# <*><*>. (The truth itself is split on `:`: HDFS writes ip:port as `<*>`,
+# Zookeeper as `<*>:<*>`; we side with the authors' columns.)
+_JOINED = re.compile(r"<\*>(?:[.:#/]?<\*>)+")
 
-def fold_ws(text: str) -> str:
-    return _WS.sub(" ", text or "").strip()
+
+def fold_ws(s: str) -> str:
+    """Runs of white space as one space, ends stripped."""
+    return _WS.sub(" ", s or "").strip()
+
+
+def is_correct(template: str, event_template: str) -> bool:
+    return fold_ws(template) == fold_ws(event_template)
+
+
+def _span(m: re.Match) -> str:
+    """First line of a backtick span (a fenced block may hold notes after it)."""
+    return next(g for g in m.groups() if g is not None).strip().split("\n", 1)[0]
+
+
+def _extract(raw: str) -> str:
+    """The template line out of a whole answer."""
+    text = (raw or "").replace("\\'", "'").strip()  # \' : quote escaped inside the prompt's '...'
+    first_line = text.split("\n", 1)[0]
+    # Asked to print the template between backticks: take the span when it
+    # starts on the first line, or the first line only introduces it ("...:").
+    m = _BACKTICKS.search(text)
+    if m and "\n" not in text[:m.start()]:
+        return _span(m)
+    # Recorded answers continue "The template of '<line>' is '": the answer ends
+    # at the first unbalanced quote closing a line (balanced ones: 'Active').
+    for q in _CLOSING_QUOTE.finditer(text):
+        if len(_QUOTE.findall(text, 0, q.start())) % 2 == 0:
+            return text[:q.start()]
+    if m and first_line.rstrip().endswith(":"):
+        return _span(m)
+    # Otherwise the first line; the rest is explanation or more examples.
+    return first_line
+
+
+def _abstract(t: str) -> str:
+    """One pass of the Loghub rules over an extracted line."""
+    t = _DOUBLE_PLACEHOLDER.sub(WILDCARD, t)
+    t = _PLACEHOLDER.sub(WILDCARD, t)
+    t = fold_ws(t)
+    t = _HEX.sub(WILDCARD, t)
+    t = "".join(WILDCARD if _PATH.fullmatch(p) else p for p in _PATH_SPLIT.split(t))
+    tokens = []
+    for tok in _TOKEN_SPLIT.split(t):
+        if (tok.lower() in _VALUE_WORDS or _NUMBER.fullmatch(tok) or _LONG_HEX.fullmatch(tok)
+                or _GLUED.fullmatch(tok)):
+            tok = WILDCARD
+        tokens.append(tok)
+    return _JOINED.sub(WILDCARD, "".join(tokens))
+
+
+def to_template(raw_output: str) -> str:
+    """A model's raw answer as a template with `<*>` wildcards; idempotent."""
+    # Repeat extract + abstract to a fixed point, so that the result is stable
+    # by construction (collapsing wildcards can glue a new `word<*>` token, a
+    # quote can become unbalanced...). It ends: a pass that changes the text
+    # shortens its literal part or, failing that, removes a wildcard.
+    t = raw_output or ""
+    while True:
+        nxt = _abstract(_extract(t))
+        if nxt == t:
+            return t
+        t = nxt
 
 
 @dataclass(frozen=True)
@@ -69,14 +162,3 @@ _VARIABLE_LOOKING = re.compile(
 def looks_variable(token: str) -> bool:
     """Numbers, hex, IP addresses, ids with several digits: values a template abstracts."""
     return bool(_VARIABLE_LOOKING.match(token.strip("()[]{}<>,;:'\"=")))
-
-
-_PLACEHOLDER = re.compile(r"\{\{?[^{}]*\}?\}")
-
-
-def to_template(answer: str) -> str:
-    """A model's answer as a template: text between backticks if any, `{name}`
-    placeholders as `<*>`, white space folded."""
-    m = re.search(r"`([^`]+)`", answer)
-    text = m.group(1) if m else answer.strip().splitlines()[0] if answer.strip() else ""
-    return fold_ws(_PLACEHOLDER.sub(WILDCARD, text))

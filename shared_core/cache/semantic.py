@@ -30,17 +30,14 @@ class ScopeIndex:
         )
 
     def _new_index(self, hnsw: bool) -> faiss.Index:
+        self.is_hnsw = hnsw
         if hnsw:
-            inner = faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = 40
-            inner.hnsw.efSearch = 32
+            inner = faiss.IndexHNSWFlat(self.dim, 16, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = 32
+            inner.hnsw.efSearch = 64
         else:
             inner = faiss.IndexFlatIP(self.dim)
         return faiss.IndexIDMap2(inner)
-
-    @property
-    def is_hnsw(self) -> bool:
-        return isinstance(faiss.downcast_index(self.index.index), faiss.IndexHNSWFlat)
 
     def add(self, entry_id: int, vector: np.ndarray) -> None:
         vec = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
