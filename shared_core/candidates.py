@@ -38,7 +38,7 @@ class Answer:
 
     def complete_usage(self, request: Request, cand: CandidateConfig, elapsed_s: float) -> "Answer":
         if self.input_tokens is None:
-            self.input_tokens = count_message_tokens(request.messages)
+            self.input_tokens = count_message_tokens(request.messages, tools=request.tools)
         if self.output_tokens is None:
             self.output_tokens = count_tokens(self.text)
         if self.cost_usd is None:

@@ -10,6 +10,7 @@ learning behave the same in every framework:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -30,7 +31,7 @@ from .predictor import Predictor
 from .request import Request
 from .scheduler import Decision, Scheduler
 from .storage import StateStore, open_store
-from .tokens import count_message_tokens
+from .tokens import count_message_tokens, get_encoding
 from .updater import Pending, UpdateManager
 from .verifiers import Verifier, make_verifier
 
@@ -128,6 +129,7 @@ class Engine:
         self.spent_usd = 0.0
         self._cooling: dict[str, tuple[float, str]] = {}
         self._lock = threading.RLock()
+        get_encoding()  # load tiktoken's tables now, not in the first request
         saved = self.updater.load()
         if saved:
             self.spent_usd = float(saved.get("spent_usd", 0.0))
@@ -146,7 +148,7 @@ class Engine:
         names = self._candidate_names(request)
         scope = request.scope_key(names)
         plan = Plan(uuid.uuid4().hex, request, scope, request.exact_key(scope), None,
-                    count_message_tokens(request.messages))
+                    count_message_tokens(request.messages, tools=request.tools))
         with self._lock:
             skipped = self.cache.skip_reason(request)
             plan.vector = self.encoder.encode_one(request.query)
@@ -208,7 +210,8 @@ class Engine:
             if cascade and not self._cascade_accepts(plan, model, answer, attempts):
                 spent += answer.cost_usd or 0.0
                 continue
-            return self._finish(plan, model, answer, attempts, extra_cost=spent)
+            result = self._finish(plan, model, answer, attempts, extra_cost=spent)
+            return self._verify_result(plan, result)
         raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
 
     async def arun(self, request: Request, acall: Callable[[str, Request], Awaitable[Answer]] | None = None, *,
@@ -227,10 +230,11 @@ class Engine:
                 self._failed(model, exc, attempts)
                 continue
             answer.complete_usage(request, self.config.candidate(model), time.perf_counter() - t0)
-            if cascade and not self._cascade_accepts(plan, model, answer, attempts):
+            if cascade and not await asyncio.to_thread(self._cascade_accepts, plan, model, answer, attempts):
                 spent += answer.cost_usd or 0.0
                 continue
-            return self._finish(plan, model, answer, attempts, extra_cost=spent)
+            result = self._finish(plan, model, answer, attempts, extra_cost=spent)
+            return await asyncio.to_thread(self._verify_result, plan, result)
         raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
 
     def stream(self, request: Request, open_stream: Callable[[str, Request], Iterator[Chunk]] | None = None,
@@ -260,7 +264,8 @@ class Engine:
                 continue
             answer = to_answer(model, chunks).complete_usage(request, self.config.candidate(model),
                                                              time.perf_counter() - t0)
-            yield StreamEvent("done", model=model, result=self._finish(plan, model, answer, attempts))
+            result = self._verify_result(plan, self._finish(plan, model, answer, attempts))
+            yield StreamEvent("done", model=model, result=result)
             return
         raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
 
@@ -287,7 +292,9 @@ class Engine:
                 continue
             answer = to_answer(model, chunks).complete_usage(request, self.config.candidate(model),
                                                              time.perf_counter() - t0)
-            yield StreamEvent("done", model=model, result=self._finish(plan, model, answer, attempts))
+            result = self._finish(plan, model, answer, attempts)
+            result = await asyncio.to_thread(self._verify_result, plan, result)
+            yield StreamEvent("done", model=model, result=result)
             return
         raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
 
@@ -344,15 +351,19 @@ class Engine:
                                             answer.extra)
             self.updater.track(plan.request_id, Pending(request, plan.scope, model, answer.text, plan.vector,
                                                         entry_id, None, plan.nearest))
-        verified = None
-        if self.verifiers:
-            verified = self.verify(request, answer.text)
-            if verified is not None:
-                self.updater.feedback(plan.request_id, verified)
         overhead = plan.overhead_s + time.perf_counter() - t0
         return Result(plan.request_id, answer.text, model, None, (answer.cost_usd or 0.0) + extra_cost,
                       answer.latency_s or 0.0, answer=answer, decision=plan.decision, attempts=attempts,
-                      overhead_s=overhead, verified=verified)
+                      overhead_s=overhead)
+
+    def _verify_result(self, plan: Plan, result: Result) -> Result:
+        """Verifiers judge a fresh answer and their score is feedback. Tool-call
+        turns are skipped: their text is empty until the tool answers."""
+        if self.verifiers and not result.extra.get("tool_calls"):
+            result.verified = self.verify(plan.request, result.text)
+            if result.verified is not None:
+                self.updater.feedback(plan.request_id, result.verified)
+        return result
 
     def verify(self, request: Request, text: str) -> float | None:
         """The mean score of the verifiers that apply and can tell, or None."""

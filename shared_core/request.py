@@ -70,10 +70,6 @@ class Request:
     def temperature(self) -> float:
         return float(self.params.get("temperature") or 0.0)
 
-    @property
-    def text(self) -> str:
-        """All message text, for token counting."""
-        return "\n".join(str(m.get("content", "")) for m in self.messages)
 
     def scope_key(self, candidate_names: list[str]) -> str:
         """Answers are only shared between requests with the same scope: same candidate
@@ -91,8 +87,8 @@ class Request:
 
     def exact_key(self, scope: str) -> str:
         """Hash of the normalized conversation within its scope."""
-        turns = [(m["role"], _fold(str(m.get("content", ""))), m.get("tool_call_id")) for m in self.messages
-                 if m["role"] != "system"]
+        turns = [(m["role"], _fold(str(m.get("content", ""))), m.get("tool_call_id"), m.get("tool_calls"))
+                 for m in self.messages if m["role"] != "system"]
         return _digest({"scope": scope, "turns": turns})
 
     def is_follow_up(self) -> bool:

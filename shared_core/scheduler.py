@@ -57,9 +57,10 @@ class Scheduler:
             return f"context window: request needs {needed} tokens, window is {cand.context_window}"
         cap = request.metadata.get("max_cost_usd", self.budget.max_cost_per_request_usd)
         if cap is not None and est.cost_usd > cap:
-            return f"predicted cost ${est.cost_usd:.6f} over the per-request cap ${cap:.6f}"
+            return f"predicted cost ${est.cost_usd:.6g} over the per-request cap ${cap:.6g}"
         if self.budget.run_budget_usd is not None and spent_usd + est.cost_usd > self.budget.run_budget_usd:
-            return f"run budget: ${spent_usd:.4f} spent of ${self.budget.run_budget_usd:.4f}"
+            return (f"run budget: ${spent_usd:.6g} spent of ${self.budget.run_budget_usd:.6g}, "
+                    f"this call would cost ${est.cost_usd:.6g}")
         if cand.name in cooling:
             return f"cooling down after error: {cooling[cand.name]}"
         return None

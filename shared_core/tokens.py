@@ -8,6 +8,7 @@ not set it. Without any encoding, fall back to characters / 4 (and say so once).
 from __future__ import annotations
 
 import functools
+import json
 import importlib.util
 import logging
 import os
@@ -48,6 +49,15 @@ def count_tokens(text: str, encoding: str = DEFAULT_ENCODING) -> int:
     return len(enc.encode(text, disallowed_special=()))
 
 
-def count_message_tokens(messages: list[dict], encoding: str = DEFAULT_ENCODING) -> int:
-    """Tokens of a chat: content plus the few tokens each message's framing costs."""
-    return sum(count_tokens(str(m.get("content", "")), encoding) + 4 for m in messages) + 2
+def count_message_tokens(messages: list[dict], encoding: str = DEFAULT_ENCODING,
+                         tools: list[dict] | None = None) -> int:
+    """Tokens of a chat: content, tool calls and tool schemas (sent as JSON),
+    plus the few tokens each message's framing costs."""
+    total = 2
+    for m in messages:
+        total += count_tokens(str(m.get("content", "")), encoding) + 4
+        if m.get("tool_calls"):
+            total += count_tokens(json.dumps(m["tool_calls"], default=str), encoding)
+    if tools:
+        total += count_tokens(json.dumps(tools, default=str), encoding)
+    return total

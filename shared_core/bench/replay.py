@@ -43,6 +43,7 @@ class ReplayGroup:
     input_tokens: dict[str, np.ndarray]
     output_tokens: dict[str, np.ndarray]
     extra: list[dict[str, Any]] = field(default_factory=list)  # per-query data a verifier may use
+    system_prompt: str = ""  # this file's own system message (e.g. shared few-shot examples), else the task's
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -53,7 +54,8 @@ class ReplayGroup:
             self.name, self.queries[sl], self.truth[sl], {m: a[sl] for m, a in self.answers.items()},
             {m: a[sl] for m, a in self.correct.items()}, {m: a[sl] for m, a in self.cost.items()},
             {m: a[sl] for m, a in self.time.items()}, {m: a[sl] for m, a in self.input_tokens.items()},
-            {m: a[sl] for m, a in self.output_tokens.items()}, self.extra[sl] if self.extra else [])
+            {m: a[sl] for m, a in self.output_tokens.items()}, self.extra[sl] if self.extra else [],
+            self.system_prompt)
 
 
 @dataclass
@@ -183,7 +185,8 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
         engine.candidates = {c.name: c for c in candidates}
     tally = {"correct": 0, "cost": 0.0, "time": 0.0, "calls": 0, "hits": 0, "wrong_hits": 0,
              "tiers": {}, "models": {}, "overhead": []}
-    system = [{"role": "system", "content": task.system_prompt}] if task.system_prompt else []
+    prompt = group.system_prompt or task.system_prompt
+    system = [{"role": "system", "content": prompt}] if prompt else []
     for i, query in enumerate(group.queries):
         request = Request(messages=system + [{"role": "user", "content": query}], task=task.task,
                           metadata={"replay_key": i, **(group.extra[i] if group.extra else {})})
