@@ -1,0 +1,63 @@
+"""The `sls` command: bench output shape, errors, and the cache micro-benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from shared_core.cli import main
+
+DATA = Path(os.environ.get("SLS_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+LOGS = DATA / "logparsing"
+ROWS = {"sls", "sls-no-cache", "sls-no-update", "sls-no-predictor", "random", "best-single", "per-system-best",
+        "oracle"}
+
+
+def needs_data():
+    if not LOGS.is_dir():
+        pytest.skip(f"shared replay data not found at {LOGS}; set SLS_DATA")
+
+
+def test_bench_logparsing_writes_the_documented_shape(tmp_path, capsys):
+    needs_data()
+    out = tmp_path / "result.json"
+    code = main(["bench", "logparsing", "--data", str(LOGS), "--systems", "HDFS,Apache", "--limit", "300",
+                 "--out", str(out), "--quiet", "--workers", "1"])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["task"] == "logparsing" and result["queries"] == 600
+    methods = {r["method"] for r in result["rows"]}
+    assert ROWS <= methods and any(m.startswith("single:") for m in methods)
+    for r in result["rows"]:
+        for key in ("accuracy", "cost_usd", "time_s", "llm_calls", "cache_hits"):
+            assert isinstance(r[key], (int, float))
+    assert set(result["overhead_us"]) == {"p50", "p99"}
+    sls = next(r for r in result["rows"] if r["method"] == "sls")
+    no_cache = next(r for r in result["rows"] if r["method"] == "sls-no-cache")
+    assert sls["cache_hits"] > 0 and no_cache["cache_hits"] == 0
+    assert sls["cost_usd"] < no_cache["cost_usd"]
+    assert "sls" in capsys.readouterr().out
+
+
+def test_bench_feedback_none_uses_verifiers_only(tmp_path):
+    needs_data()
+    out = tmp_path / "none.json"
+    assert main(["bench", "logparsing", "--data", str(LOGS / "HDFS.csv.gz"), "--limit", "200", "--variants", "sls",
+                 "--feedback", "none", "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    result = json.loads(out.read_text())
+    assert result["feedback"] == "none" and result["rows"][0]["method"] == "sls"
+
+
+def test_bench_missing_data_is_a_clear_error(tmp_path, capsys):
+    assert main(["bench", "logparsing", "--data", str(tmp_path / "nowhere"), "--quiet"]) == 2
+    assert "no log-parsing data at" in capsys.readouterr().err
+
+
+def test_cache_micro_benchmark_runs_small(tmp_path):
+    out = tmp_path / "cache.json"
+    assert main(["bench", "cache", "--entries", "6000", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["index"] == "hnsw" and result["recall_at_1"] > 0.8 and result["puts_per_s"] > 0
