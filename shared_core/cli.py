@@ -38,8 +38,39 @@ def bench_config(task_name: str, candidates: list, config_path: str | None):
     return SLSConfig.from_dict(data)
 
 
+# The RouterBench replays are scored on the last 80% of each file by default, so
+# that the static-scheduling baselines can train on the first 20%; log parsing
+# keeps its whole-file runs unless --train-frac is given.
+DEFAULT_TRAIN_FRAC = {"codegen": 0.2, "qa": 0.2}
+
+
+def bench_plan(args: argparse.Namespace) -> tuple[tuple[str, ...], float | None, tuple[str, ...]]:
+    """Which SLS rows, which train share and which baselines a bench runs."""
+    from .bench.replay import SLS_VARIANTS
+
+    train_frac = args.train_frac if args.train_frac is not None else DEFAULT_TRAIN_FRAC.get(args.task)
+    train_frac = train_frac or None  # --train-frac 0: whole files, no baselines
+    if args.variants:
+        variants = tuple(v for v in args.variants.split(",") if v)
+    else:
+        variants = SLS_VARIANTS + (("sls-cascade",) if args.task in DEFAULT_TRAIN_FRAC else ())
+    if args.pretrain and "sls-pretrained" not in variants:
+        variants += ("sls-pretrained",)
+    if "sls-pretrained" in variants and not train_frac:
+        raise SystemExit("sls bench: sls-pretrained (--pretrain) learns on the train part: give --train-frac")
+    if args.baselines is None:
+        from .bench.baselines import BASELINES
+
+        baselines = tuple(BASELINES) if train_frac else ()
+    else:
+        baselines = tuple(b for b in args.baselines.split(",") if b and b != "none")
+    if baselines and not train_frac:
+        raise SystemExit("sls bench: the static baselines train on the first part of each file: give --train-frac")
+    return variants, train_frac, baselines
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench.replay import SLS_VARIANTS, run_bench
+    from .bench.replay import run_bench
 
     if args.task == "cache":
         from .bench.cache_micro import main as cache_main
@@ -47,11 +78,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return cache_main(args.entries, args.out)
     task = load_bench_task(args)
     base = bench_config(args.task, task.candidates, args.config)
-    variants = tuple(args.variants.split(",")) if args.variants else SLS_VARIANTS
-    progress = _progress(len(variants) * len(task.groups)) if not args.quiet else None
-    result = run_bench(task, variants, args.feedback, args.warm, base, args.workers, progress)
+    variants, train_frac, baselines = bench_plan(args)
+    progress = _progress((len(variants) + len(baselines)) * len(task.groups)) if not args.quiet else None
+    result = run_bench(task, variants, args.feedback, args.warm, base, args.workers, progress,
+                       train_frac=train_frac, baselines=baselines)
+    split = (f", scored on the last {1 - train_frac:.0%} of each file ({result['train_queries']} train queries)"
+             if train_frac else "")
     print(f"\n{task.task}: {result['queries']} queries, feedback={args.feedback}, "
-          f"{'warm' if args.warm else 'cold start per file'}, {result['wall_s']} s")
+          f"{'warm' if args.warm else 'cold start per file'}{split}, {result['wall_s']} s")
     print(format_table(result["rows"], BENCH_COLUMNS))
     print(f"router overhead per request: p50 {result['overhead_us']['p50']} us, p99 {result['overhead_us']['p99']} us")
     if args.out:
@@ -72,6 +106,23 @@ def load_bench_task(args: argparse.Namespace):
     except ImportError as exc:
         raise SystemExit(f"sls bench {args.task}: not available in this build ({exc})")
     return routerbench.load_task(args.task, data, systems, limit=args.limit)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .bench.report import write_report
+
+    results = []
+    for path in args.results:
+        try:
+            results.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"sls report: cannot read {path}: {exc}")
+    md = write_report(results, args.out, args.plot)
+    if not args.out:
+        print(md)
+    else:
+        print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
+    return 0
 
 
 def _progress(total: int):
@@ -125,7 +176,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--limit", type=int, help="only the first N queries of each file")
     bench.add_argument("--entries", type=int, default=100_000, help="cache micro-benchmark: entries (default 100000)")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
+    bench.add_argument("--train-frac", type=float, default=None,
+                       help="train the static baselines on this first share of each file and score every row on "
+                            "the rest (default 0.2 for codegen and qa, none for logparsing; 0: whole files)")
+    bench.add_argument("--baselines", help="comma-separated static baselines (default with a train part: "
+                                           "optllm-style,routellm-style,frugalgpt-cascade; 'none' to skip)")
+    bench.add_argument("--pretrain", action="store_true",
+                       help="add an sls-pretrained row: SLS warm-started on every model's labels of the train part "
+                            "(the main sls row stays a cold start)")
     bench.set_defaults(func=cmd_bench)
+    report = sub.add_parser("report", help="markdown tables and an accuracy-cost plot from bench result JSON files")
+    report.add_argument("results", nargs="+", help="result JSON files written by `sls bench --out`")
+    report.add_argument("--out", help="write the markdown here (default: print it)")
+    report.add_argument("--plot", help="write the accuracy-cost plot here (PNG; needs matplotlib: pip install sls[report])")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

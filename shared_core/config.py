@@ -332,10 +332,10 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
 
 
 def _positive(value: float, path: str) -> None:
-    if value is None or value <= 0:
+    if value is None or not value > 0:  # written so that NaN fails too
         raise ConfigError(path, f"{value!r} must be > 0")
 
 
 def _non_negative(value: float, path: str) -> None:
-    if value is None or value < 0:
+    if value is None or not value >= 0:
         raise ConfigError(path, f"{value!r} must be >= 0")

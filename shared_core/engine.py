@@ -103,6 +103,7 @@ class StreamEvent(Generic[Chunk]):
     chunk: Chunk | None = None
     model: str | None = None
     result: Result | None = None
+    request_id: str | None = None
 
 
 class Engine:
@@ -245,7 +246,7 @@ class Engine:
         `done` event; the caller streams its text. The complete answer is cached."""
         plan = self.plan(request)
         if plan.hit is not None:
-            yield StreamEvent("done", result=self._serve_hit(plan))
+            yield StreamEvent("done", result=self._serve_hit(plan), request_id=plan.request_id)
             return
         open_stream = open_stream or (lambda m, r: self.candidates[m].stream(r))
         to_answer = to_answer or (lambda m, chunks: Answer(text="".join(map(str, chunks))))
@@ -256,7 +257,7 @@ class Engine:
             try:
                 for chunk in open_stream(model, request):
                     chunks.append(chunk)
-                    yield StreamEvent("chunk", chunk=chunk, model=model)
+                    yield StreamEvent("chunk", chunk=chunk, model=model, request_id=plan.request_id)
             except Exception as exc:
                 self._failed(model, exc, attempts)
                 if chunks:
@@ -265,7 +266,7 @@ class Engine:
             answer = to_answer(model, chunks).complete_usage(request, self.config.candidate(model),
                                                              time.perf_counter() - t0)
             result = self._verify_result(plan, self._finish(plan, model, answer, attempts))
-            yield StreamEvent("done", model=model, result=result)
+            yield StreamEvent("done", model=model, result=result, request_id=plan.request_id)
             return
         raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
 
@@ -273,7 +274,7 @@ class Engine:
                       to_answer: Callable[[str, list[Chunk]], Answer] | None = None) -> AsyncIterator[StreamEvent[Chunk]]:
         plan = self.plan(request)
         if plan.hit is not None:
-            yield StreamEvent("done", result=self._serve_hit(plan))
+            yield StreamEvent("done", result=self._serve_hit(plan), request_id=plan.request_id)
             return
         open_stream = open_stream or (lambda m, r: self.candidates[m].astream(r))
         to_answer = to_answer or (lambda m, chunks: Answer(text="".join(map(str, chunks))))
@@ -284,7 +285,7 @@ class Engine:
             try:
                 async for chunk in open_stream(model, request):
                     chunks.append(chunk)
-                    yield StreamEvent("chunk", chunk=chunk, model=model)
+                    yield StreamEvent("chunk", chunk=chunk, model=model, request_id=plan.request_id)
             except Exception as exc:
                 self._failed(model, exc, attempts)
                 if chunks:
@@ -294,7 +295,7 @@ class Engine:
                                                              time.perf_counter() - t0)
             result = self._finish(plan, model, answer, attempts)
             result = await asyncio.to_thread(self._verify_result, plan, result)
-            yield StreamEvent("done", model=model, result=result)
+            yield StreamEvent("done", model=model, result=result, request_id=plan.request_id)
             return
         raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
 

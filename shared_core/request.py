@@ -34,6 +34,12 @@ class Request:
     allow_cache: bool | None = None
     max_output_tokens: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # What the cache and the predictor read, when it is not the last user turn
+    # (a RAG prompt: the question, not the retrieved context around it).
+    query_text: str | None = None
+    # What else the answer depends on (a digest of that context): near-duplicate
+    # hits need the same context_key; exact hits compare whole messages anyway.
+    context_key: str | None = None
 
     def __post_init__(self) -> None:
         if not self.messages:
@@ -56,7 +62,9 @@ class Request:
 
     @property
     def query(self) -> str:
-        """The text the cache and the predictor look at: the last user turn."""
+        """The text the cache and the predictor look at: `query_text`, else the last user turn."""
+        if self.query_text:
+            return self.query_text
         for m in reversed(self.messages):
             if m["role"] == "user":
                 return m.get("content", "")

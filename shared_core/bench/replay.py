@@ -9,7 +9,10 @@ Every method is scored by the same task judge on the text it returned.
 from __future__ import annotations
 
 import copy
+import json
 import multiprocessing as mp
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,10 +25,16 @@ import yaml
 from ..candidates import ReplayCandidate
 from ..config import CandidateConfig, LatencyHint, SLSConfig
 from ..engine import Engine
+from ..errors import NoCandidateError
 from ..request import Request
 from ..scheduler import RoundRobinScheduler
+from ..verifiers import Verifier
 
 SLS_VARIANTS = ("sls", "sls-no-cache", "sls-no-update", "sls-no-predictor")
+# Not in the default set of every task: `sls-cascade` calls candidates in turn
+# until a verifier accepts (several calls per query, its own row); `sls-pretrained`
+# first learns every model's label on the train part (needs --train-frac).
+EXTRA_VARIANTS = ("sls-cascade", "sls-pretrained")
 
 
 @dataclass
@@ -76,6 +85,38 @@ class ReplayTask:
     @property
     def size(self) -> int:
         return sum(len(g) for g in self.groups)
+
+
+def split_task(task: ReplayTask, train_frac: float) -> tuple[ReplayTask, ReplayTask]:
+    """The first `train_frac` of every group, and the rest."""
+    if not 0.0 < train_frac < 1.0:
+        raise ValueError(f"train_frac must be in (0, 1), got {train_frac}")
+    cuts = [max(1, min(len(g) - 1, int(round(len(g) * train_frac)))) for g in task.groups]
+    train = copy.copy(task)
+    test = copy.copy(task)
+    train.groups = [g.subset(0, c) for g, c in zip(task.groups, cuts)]
+    test.groups = [g.subset(c) for g, c in zip(task.groups, cuts)]
+    return train, test
+
+
+class ReplayLabelVerifier(Verifier):
+    """The stand-in for a real verifier (unit tests, a template check) in a replay:
+    the recorded label of the answer, read by the task's judge. Used by the
+    `sls-cascade` row only, where it decides whether the next candidate is called."""
+
+    name = "replay_label"
+
+    def __init__(self, judge: Callable[[ReplayGroup, int, str], bool], group: ReplayGroup,
+                 tasks: tuple[str, ...] | list[str] = ()):
+        super().__init__(tasks)
+        self.judge = judge
+        self.group = group
+
+    def verify(self, request: Request, answer: str) -> float | None:
+        key = request.metadata.get("replay_key")
+        if not isinstance(key, int) or not 0 <= key < len(self.group):
+            return None
+        return 1.0 if self.judge(self.group, key, answer) else 0.0
 
 
 def load_candidates(path: str | Path, **overrides: Any) -> list[CandidateConfig]:
@@ -168,9 +209,28 @@ def sls_config(task: ReplayTask, variant: str, base: SLSConfig | None = None, fe
     return cfg
 
 
+def write_warm_start(task: ReplayTask, group: ReplayGroup, path: str | Path) -> int:
+    """Every model's label on every query of `group` as the engine's warm-start
+    JSONL (what the static baselines train on: full information)."""
+    n = 0
+    with open(path, "w") as fh:
+        for i, query in enumerate(group.queries):
+            for m in task.models:
+                fh.write(json.dumps({"query": query, "model": m, "score": float(bool(group.correct[m][i])),
+                                     "task": task.task, "output_tokens": int(group.output_tokens[m][i])}) + "\n")
+                n += 1
+    return n
+
+
 def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: str, feedback: str,
-                 engine: Engine | None = None, cascade: bool = False) -> tuple[dict[str, Any], Engine]:
-    """Run one group through an engine; returns its tallies (and the engine, for --warm)."""
+                 engine: Engine | None = None, cascade: bool | None = None) -> tuple[dict[str, Any], Engine]:
+    """Run one group through an engine; returns its tallies (and the engine, for --warm).
+
+    `sls-cascade` (or `cascade=True`) runs every request with `engine.run(...,
+    cascade=True)` and a `ReplayLabelVerifier`: a rejected answer is billed, its
+    time counted, and the next candidate called. The verifier's verdict is the
+    feedback then (no second label)."""
+    cascade = variant == "sls-cascade" if cascade is None else cascade
     models = task.models
     candidates = []
     for m in models:
@@ -180,9 +240,12 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
         candidates.append(ReplayCandidate(cfg.candidate(m), records))
     if engine is None:
         scheduler = RoundRobinScheduler(cfg.preferences, cfg.budget) if variant == "sls-no-predictor" else None
-        engine = Engine(cfg, candidates, scheduler=scheduler)
+        verifiers = [ReplayLabelVerifier(task.judge, group)] if cascade else None
+        engine = Engine(cfg, candidates, scheduler=scheduler, verifiers=verifiers)
     else:
         engine.candidates = {c.name: c for c in candidates}
+        if cascade:
+            engine.verifiers = [ReplayLabelVerifier(task.judge, group)]
     tally = {"correct": 0, "cost": 0.0, "time": 0.0, "calls": 0, "hits": 0, "wrong_hits": 0,
              "tiers": {}, "models": {}, "overhead": []}
     prompt = group.system_prompt or task.system_prompt
@@ -190,15 +253,29 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
     for i, query in enumerate(group.queries):
         request = Request(messages=system + [{"role": "user", "content": query}], task=task.task,
                           metadata={"replay_key": i, **(group.extra[i] if group.extra else {})})
-        result = engine.run(request, cascade=cascade)
+        try:
+            result = engine.run(request, cascade=cascade)
+        except NoCandidateError as exc:
+            if not cascade:
+                raise
+            # every attempt was rejected: the engine returns nothing, but each call was paid
+            rejected = [m for m, why in exc.reasons.items() if "verifier" in why and m in group.cost]
+            tally["cost"] += sum(float(group.cost[m][i]) for m in rejected)
+            tally["time"] += sum(float(group.time[m][i]) for m in rejected)
+            tally["calls"] += len(rejected)
+            tally["unanswered"] = tally.get("unanswered", 0) + 1
+            continue
         ok = task.judge(group, i, result.text)
         t0 = time.perf_counter()
-        if feedback == "labels":
+        if feedback == "labels" and result.verified is None:
             engine.feedback(result.request_id, 1.0 if ok else 0.0)
         overhead = result.overhead_s + time.perf_counter() - t0
         tally["correct"] += ok
         tally["cost"] += result.cost_usd
         tally["time"] += result.latency_s
+        if cascade:  # the engine's latency is the accepted call's; the rejected ones came first
+            tally["time"] += sum(float(group.time[a["model"]][i]) for a in result.attempts
+                                 if "verifier" in a["error"] and a["model"] in group.time)
         tally["overhead"].append(overhead)
         if result.tier:
             tally["hits"] += 1
@@ -211,20 +288,36 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
 
 
 def _job(args: tuple) -> tuple[str, str, dict[str, Any]]:
-    task, gi, variant, feedback, base = args
+    task, gi, variant, feedback, base, train = args
     cfg = sls_config(task, variant, base, feedback)
-    tally, _ = replay_group(task, task.groups[gi], cfg, variant, feedback)
+    if variant != "sls-pretrained":
+        tally, _ = replay_group(task, task.groups[gi], cfg, variant, feedback)
+        return variant, task.groups[gi].name, tally
+    if train is None:
+        raise ValueError("sls-pretrained learns on the train part: set train_frac (--train-frac)")
+    fd, path = tempfile.mkstemp(prefix="sls_warm_", suffix=".jsonl")
+    os.close(fd)
+    try:
+        write_warm_start(task, train.groups[gi], path)
+        cfg.predictor.warm_start = path
+        tally, _ = replay_group(task, task.groups[gi], cfg, variant, feedback)
+    finally:
+        os.unlink(path)
     return variant, task.groups[gi].name, tally
 
 
 def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedback: str = "labels",
              warm: bool = False, base: SLSConfig | None = None, workers: int = 2,
-             progress: Callable[[str], None] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+             progress: Callable[[str], None] | None = None,
+             train: ReplayTask | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows for the SLS variants, and per-group detail. Cold start: every group
     starts from an empty state, in parallel processes; `warm` carries one
-    engine through the groups in order."""
+    engine through the groups in order. `train` (the groups' train parts) is
+    only read by `sls-pretrained`."""
     tallies: dict[str, dict[str, dict[str, Any]]] = {v: {} for v in variants}
     if warm:
+        if "sls-pretrained" in variants:
+            raise ValueError("sls-pretrained is a per-file warm start; it does not combine with --warm")
         for v in variants:
             engine = None
             cfg = sls_config(task, v, base, feedback)
@@ -233,7 +326,7 @@ def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedbac
                 if progress:
                     progress(f"{v} {g.name}")
     else:
-        jobs = [(task, gi, v, feedback, base) for v in variants for gi in range(len(task.groups))]
+        jobs = [(task, gi, v, feedback, base, train) for v in variants for gi in range(len(task.groups))]
         if workers > 1 and len(jobs) > 1:
             with mp.get_context("fork").Pool(workers) as pool:
                 for v, name, tally in pool.imap_unordered(_job, jobs):
@@ -259,9 +352,12 @@ def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedbac
                 models[k] = models.get(k, 0) + c
         hits = sum(t["hits"] for t in ts)
         wrong = sum(t["wrong_hits"] for t in ts)
+        more: dict[str, Any] = {}
+        if any("unanswered" in t for t in ts):
+            more["unanswered"] = sum(t.get("unanswered", 0) for t in ts)
         rows.append(row(v, sum(t["correct"] for t in ts), n, sum(t["cost"] for t in ts),
                         sum(t["time"] for t in ts), sum(t["calls"] for t in ts), hits,
-                        wrong_cache_hits=wrong, cache_tiers=tiers, models_called=models))
+                        wrong_cache_hits=wrong, cache_tiers=tiers, models_called=models, **more))
         detail[v] = {g.name: {"accuracy": round(t["correct"] / max(len(g), 1), 4), "cost_usd": round(t["cost"], 4),
                               "cache_hits": t["hits"], "wrong_cache_hits": t["wrong_hits"], "llm_calls": t["calls"]}
                      for g, t in zip(task.groups, ts)}
@@ -274,10 +370,29 @@ def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedbac
 
 def run_bench(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedback: str = "labels",
               warm: bool = False, base: SLSConfig | None = None, workers: int = 2,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[str], None] | None = None, train_frac: float | None = None,
+              baselines: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Every row of a replay. With `train_frac`, each group's first part trains
+    the static-scheduling baselines (and `sls-pretrained`), and every row, SLS
+    (still from a cold start) included, is scored on the rest only."""
     t0 = time.perf_counter()
-    rows, detail = sls_rows(task, variants, feedback, warm, base, workers, progress)
+    train = None
+    if train_frac:
+        train, task = split_task(task, train_frac)
+    elif baselines or "sls-pretrained" in variants:
+        raise ValueError("the static baselines and sls-pretrained need a train part: set train_frac (--train-frac)")
+    rows, detail = sls_rows(task, variants, feedback, warm, base, workers, progress, train=train)
     overhead = detail.pop("overhead_us", {"p50": None, "p99": None})
+    curves: dict[str, list[dict[str, Any]]] = {}
+    if baselines:
+        from .baselines import baseline_rows
+
+        brows, curves, bdetail = baseline_rows(train, task, baselines, progress=progress)
+        rows += brows
+        detail.update(bdetail)
     rows += static_rows(task)
-    return {"task": task.task, "queries": task.size, "feedback": feedback, "warm": warm, "rows": rows,
-            "overhead_us": overhead, "per_group": detail, "wall_s": round(time.perf_counter() - t0, 1)}
+    out = {"task": task.task, "queries": task.size, "feedback": feedback, "warm": warm, "rows": rows,
+           "overhead_us": overhead, "per_group": detail, "wall_s": round(time.perf_counter() - t0, 1)}
+    if train is not None:
+        out.update(train_frac=train_frac, train_queries=train.size, curves=curves)
+    return out

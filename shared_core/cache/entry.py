@@ -20,6 +20,7 @@ class CacheEntry:
     bad: float = 0.0
     hits: int = 0
     min_similarity: float = 0.0  # raised past any similarity at which it was served wrongly
+    context_key: str | None = None  # see Request.context_key
 
     @property
     def confirmed(self) -> bool:

@@ -99,6 +99,8 @@ class CacheManager:
             if entry is None or not entry.confirmed:
                 continue
             veto = guard_veto(request.query, entry.query)
+            if entry.context_key != request.context_key:
+                veto = "context differs"
             if nearest is None:
                 nearest = Nearest(entry_id, sim, veto)
             if veto is None and sim >= threshold and sim >= entry.min_similarity:
@@ -124,7 +126,7 @@ class CacheManager:
             if old is not None and old in self.entries and not self.entries[old].rejected:
                 return old  # keep the answer that earlier feedback may already have judged
             entry = CacheEntry(self._next_id, scope, exact_key, request.query, answer, model, request.task,
-                               dict(extra or {}))
+                               dict(extra or {}), context_key=request.context_key)
             self._next_id += 1
             self.entries[entry.id] = entry
             self.exact[exact_key] = entry.id

@@ -78,10 +78,17 @@ class ScopeIndex:
             self.index.add_with_ids(self.vectors, np.asarray(self.ids, dtype=np.int64))
 
     def search(self, vector: np.ndarray, k: int = 4) -> list[tuple[int, float]]:
-        if self.index.ntotal == 0:
-            return []
-        sims, ids = self.index.search(np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32), k)
-        return [(int(i), float(s)) for s, i in zip(sims[0], ids[0]) if i >= 0 and int(i) not in self.dead]
+        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        want = k
+        while True:  # tombstoned neighbours must not hide live ones: widen until k live or all seen
+            want = min(want, self.index.ntotal)
+            if want == 0:
+                return []
+            sims, ids = self.index.search(query, want)
+            live = [(int(i), float(s)) for s, i in zip(sims[0], ids[0]) if i >= 0 and int(i) not in self.dead]
+            if len(live) >= k or want >= self.index.ntotal or not self.dead:
+                return live[:k]
+            want *= 4
 
     def __len__(self) -> int:
         return len(self.ids) - len(self.dead)

@@ -33,14 +33,17 @@ class HashingEncoder(Encoder):
         if b is None:
             if len(self._memo) > 500_000:
                 self._memo.clear()
-            b = zlib.crc32(gram.encode()) 
+            b = zlib.crc32(gram.encode())
             self._memo[gram] = b
         return b
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            norm = " " + _WS.sub(" ", _DIGITS.sub("0", text.lower()[: self.max_chars])).strip() + " "
+            if len(text) > self.max_chars:  # keep both ends: a question often comes last
+                half = self.max_chars // 2
+                text = text[:half] + " " + text[-half:]
+            norm = " " + _WS.sub(" ", _DIGITS.sub("0", text.lower())).strip() + " "
             for n in self.ngrams:
                 for i in range(len(norm) - n + 1):
                     h = self._bucket(norm[i : i + n])
