@@ -1,0 +1,144 @@
+"""Build the router's candidate LLMs from the config's provider specs.
+
+Each candidate's `provider` mapping says which LlamaIndex LLM serves it:
+
+    provider:
+      class: llama_index.llms.openai.OpenAI      # any importable LLM class
+      kwargs: {model: gpt-4o-mini, api_key: "${OPENAI_API_KEY}"}
+
+or the short form `model: "openai:gpt-4o-mini"` (plus optional `kwargs`) for
+the providers in `KNOWN_PROVIDERS`. A YAML shared with other adapters can put
+the LlamaIndex spec under `provider.llama_index`. `provider.simulated`
+(`{skill, fail_rate, seed, chunk_delay_s}`) configures the offline stand-in
+used when the router is built with `simulated=True`, or when a candidate has
+no other spec and `simulated: true` is given.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import LLM
+
+from shared_core.config import CandidateConfig, SLSConfig
+from shared_core.errors import ConfigError
+
+from .simulated import SimulatedFunctionCallingLLM, SimulatedLLM
+
+# prefix -> (module, class, pip package)
+KNOWN_PROVIDERS: dict[str, tuple[str, str, str]] = {
+    "openai": ("llama_index.llms.openai", "OpenAI", "llama-index-llms-openai"),
+    "anthropic": ("llama_index.llms.anthropic", "Anthropic", "llama-index-llms-anthropic"),
+    "ollama": ("llama_index.llms.ollama", "Ollama", "llama-index-llms-ollama"),
+    "mistralai": ("llama_index.llms.mistralai", "MistralAI", "llama-index-llms-mistralai"),
+    "groq": ("llama_index.llms.groq", "Groq", "llama-index-llms-groq"),
+    "google_genai": ("llama_index.llms.google_genai", "GoogleGenAI", "llama-index-llms-google-genai"),
+    "bedrock_converse": ("llama_index.llms.bedrock_converse", "BedrockConverse", "llama-index-llms-bedrock-converse"),
+}
+_UNSET_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def provider_spec(cand: CandidateConfig) -> dict[str, Any]:
+    spec = cand.provider.get("llama_index", cand.provider)
+    return spec if isinstance(spec, dict) else {}
+
+
+def load_class(path: str, where: str) -> type:
+    module_name, _, cls_name = path.rpartition(".")
+    if not module_name:
+        raise ConfigError(where, f"'{path}' is not a dotted path like package.module.Class")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        hint = next((f" (pip install {pkg})" for mod, _, pkg in KNOWN_PROVIDERS.values() if mod == module_name), "")
+        raise ConfigError(where, f"cannot import {module_name}: {exc}{hint}") from exc
+    try:
+        return getattr(module, cls_name)
+    except AttributeError as exc:
+        raise ConfigError(where, f"{module_name} has no {cls_name}") from exc
+
+
+def _check_env(value: Any, where: str) -> None:
+    """A `${VAR}` that survived loading names an unset environment variable."""
+    if isinstance(value, str):
+        m = _UNSET_ENV.search(value)
+        if m:
+            raise ConfigError(where, f"environment variable {m.group(1)} is not set")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_env(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_env(v, f"{where}[{i}]")
+
+
+def simulated_llm(cand: CandidateConfig, seed: int = 0) -> LLM:
+    """The offline stand-in for a candidate: tool-capable when the config says so."""
+    opts = dict(provider_spec(cand).get("simulated") or cand.provider.get("simulated") or {})
+    if not isinstance(opts, dict):
+        opts = {}
+    cls = SimulatedFunctionCallingLLM if "tools" in cand.capabilities else SimulatedLLM
+    return cls.from_config(cand, skill=float(opts.get("skill", cand.quality_prior)),
+                           fail_rate=float(opts.get("fail_rate", 0.0)), seed=int(opts.get("seed", seed)),
+                           chunk_delay_s=float(opts.get("chunk_delay_s", 0.0)))
+
+
+def build_llm(cand: CandidateConfig, index: int, *, simulated: bool = False, seed: int = 0) -> LLM:
+    where = f"candidates[{index}].provider"
+    spec = provider_spec(cand)
+    if simulated:
+        return simulated_llm(cand, seed=seed + index)
+    if "class" in spec:
+        cls = load_class(str(spec["class"]), f"{where}.class")
+    elif "model" in spec and ":" in str(spec["model"]):
+        prefix, _, model = str(spec["model"]).partition(":")
+        if prefix not in KNOWN_PROVIDERS:
+            raise ConfigError(f"{where}.model", f"unknown provider '{prefix}'; known: {sorted(KNOWN_PROVIDERS)}, "
+                                                "or give `class: package.module.LLMClass`")
+        module, name, _ = KNOWN_PROVIDERS[prefix]
+        cls = load_class(f"{module}.{name}", f"{where}.model")
+        spec = {**spec, "kwargs": {"model": model, **(spec.get("kwargs") or {})}}
+    elif spec.get("simulated") is not None:
+        return simulated_llm(cand, seed=seed + index)
+    else:
+        raise ConfigError(where, f"candidate '{cand.name}' needs `class: package.module.LLMClass` (+ kwargs), "
+                                 "`model: provider:name`, or `simulated: {...}`; or pass the LLM object in `llms=`")
+    kwargs = spec.get("kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"{where}.kwargs", "expected a mapping")
+    _check_env(kwargs, f"{where}.kwargs")
+    try:
+        llm = cls(**kwargs)
+    except Exception as exc:  # the provider class rejects its arguments
+        raise ConfigError(where, f"{cls.__name__}(**kwargs) failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(llm, LLM):
+        raise ConfigError(f"{where}.class", f"{cls.__name__} is not a LlamaIndex LLM")
+    return llm
+
+
+def build_llms(config: SLSConfig, llms: dict[str, LLM] | None = None, *, simulated: bool = False) -> dict[str, LLM]:
+    """An LLM for every configured candidate: given ones first, then built from specs."""
+    given = dict(llms or {})
+    for name in given:
+        config.candidate(name)  # UnknownModelError names the configured candidates
+    out = {}
+    for i, cand in enumerate(config.candidates):
+        out[cand.name] = given[cand.name] if cand.name in given else build_llm(cand, i, simulated=simulated,
+                                                                              seed=config.seed)
+    check_llms(config, out)
+    return out
+
+
+def check_llms(config: SLSConfig, llms: dict[str, LLM]) -> None:
+    for i, cand in enumerate(config.candidates):
+        llm = llms.get(cand.name)
+        if llm is None:
+            raise ConfigError(f"candidates[{i}]", f"no LLM for candidate '{cand.name}'")
+        if not isinstance(llm, LLM):
+            raise ConfigError(f"candidates[{i}]", f"'{cand.name}' is a {type(llm).__name__}, not a LlamaIndex LLM")
+        if "tools" in cand.capabilities and not isinstance(llm, FunctionCallingLLM):
+            raise ConfigError(f"candidates[{i}].capabilities",
+                              f"'{cand.name}' lists 'tools' but {type(llm).__name__} is not a FunctionCallingLLM")

@@ -1,0 +1,49 @@
+"""`HashingEmbedding`: an offline, deterministic LlamaIndex embedding model.
+
+It wraps shared_core's `HashingEncoder` (hashed character n-grams, unit
+vectors): nothing to download, no network, the same vector for the same text
+in every process. Retrieval quality is lexical, well below a neural model's,
+but real: texts that share words land close, unlike `MockEmbedding`'s
+constant vectors. Use it for tests, CI and offline examples.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+
+from shared_core.encoders import HashingEncoder
+
+
+class HashingEmbedding(BaseEmbedding):
+    embed_dim: int = Field(default=512, gt=0, description="Vector dimension.")
+    _encoder: HashingEncoder = PrivateAttr()
+
+    def __init__(self, embed_dim: int = 512, **kwargs: Any) -> None:
+        kwargs.setdefault("model_name", f"hashing-{embed_dim}")
+        super().__init__(embed_dim=embed_dim, **kwargs)
+        self._encoder = HashingEncoder(dim=embed_dim)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "HashingEmbedding"
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self._encoder.encode_one(query).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self._encoder.encode_one(text).tolist()
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return self._get_text_embedding(text)
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self._encoder.encode(list(texts)).tolist()
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self._get_text_embeddings(texts)
