@@ -7,6 +7,7 @@ Every field is validated on load; an error names the field path
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -321,6 +322,8 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     if hint in (int, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(path, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(path, f"expected a finite number, got {value!r}")
         if hint is int and float(value) != int(value):
             raise ConfigError(path, f"expected a whole number, got {value!r}")
         return hint(value)

@@ -55,7 +55,9 @@ class ThresholdCalibrator:
         # keep ties together: a cut between equal similarities is not a threshold
         ok &= np.append(sims[1:] < sims[:-1], True)
         if not ok.any():
-            return 1.0 + 1e-6  # enough evidence, and no similarity is safe: serve no near-duplicates
+            # not enough evidence to prove the target anywhere: stay at the initial
+            # threshold, unless hits at or above it were seen to be wrong
+            return 1.0 + 1e-6 if wrong[sims >= self.initial].any() else self.initial
         best = float(sims[np.nonzero(ok)[0][-1]])
         return max(self.floor, best)
 

@@ -51,16 +51,21 @@ class LocalDirStore(StateStore):
         with open(self.root / "LOCK", "a+") as lock:
             if fcntl:
                 fcntl.flock(lock, fcntl.LOCK_EX)
-            old = self._current()
             gen = self.root / f"gen-{uuid.uuid4().hex[:12]}"
-            gen.mkdir()
-            for key, blob in blobs.items():
-                with open(gen / key, "wb") as fh:
-                    fh.write(blob)
-                    fh.flush()
-                    os.fsync(fh.fileno())
             tmp = self.root / f"CURRENT.{uuid.uuid4().hex[:8]}"
-            tmp.write_text(json.dumps({"generation": gen.name}))
-            os.replace(tmp, self._pointer)
-            if old is not None and old.is_dir() and old != gen:
-                shutil.rmtree(old, ignore_errors=True)
+            try:
+                gen.mkdir()
+                for key, blob in blobs.items():
+                    with open(gen / key, "wb") as fh:
+                        fh.write(blob)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                tmp.write_text(json.dumps({"generation": gen.name}))
+                os.replace(tmp, self._pointer)
+            except BaseException:
+                shutil.rmtree(gen, ignore_errors=True)  # the previous generation stays current
+                tmp.unlink(missing_ok=True)
+                raise
+            for stale in self.root.glob("gen-*"):  # older generations, and any a crash left behind
+                if stale != gen:
+                    shutil.rmtree(stale, ignore_errors=True)

@@ -1,0 +1,170 @@
+"""Scheduler: hard limits with reasons, utility ranking, willingness to pay, round robin."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shared_core.config import Budget, CandidateConfig, Preferences, PredictorConfig
+from shared_core.predictor import Estimate, Predictor
+from shared_core.request import Request
+from shared_core.scheduler import RoundRobinScheduler, Scheduler
+
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {}}}
+
+
+def cand(name, caps=("streaming",), window=8192, **kw):
+    return CandidateConfig(name, price_in=kw.pop("price_in", 1.0), price_out=kw.pop("price_out", 1.0),
+                           context_window=window, capabilities=list(caps), **kw)
+
+
+def est(name, p=0.7, cost=0.001, latency=1.0, input_tokens=100):
+    return Estimate(name, p, p, cost, latency, input_tokens, 100.0, 0.0)
+
+
+def request(**kw):
+    return Request(messages=[{"role": "user", "content": "hello"}], **kw)
+
+
+def decide(cands, ests, req=None, prefs=None, budget=None, **kw):
+    sched = Scheduler(prefs or Preferences(), budget or Budget())
+    return sched.decide(req or request(), cands, {e.model: e for e in ests}, **kw)
+
+
+# -- hard limits ------------------------------------------------------------------------------
+
+def test_pinned_model():
+    d = decide([cand("a"), cand("b")], [est("a", p=0.99), est("b", p=0.1)], request(pinned_model="b"))
+    assert d.chosen == "b" and d.excluded == {"a": "tool loop pinned to b"}
+
+
+def test_missing_capability():
+    d = decide([cand("a"), cand("b", caps=("streaming", "tools"))], [est("a", p=0.99), est("b")],
+               request(tools=[TOOL]))
+    assert d.chosen == "b" and d.excluded == {"a": "lacks capability tools"}
+    d = decide([cand("a")], [est("a")], request(response_format={"type": "json_schema", "json_schema": {}}))
+    assert d.chosen is None and d.excluded["a"] == "lacks capability structured_output"
+
+
+def test_context_window():
+    d = decide([cand("a", window=4096), cand("b", window=128000)], [est("a", p=0.99, input_tokens=5000),
+                                                                      est("b", input_tokens=5000)])
+    assert d.chosen == "b"
+    assert d.excluded["a"] == "context window: request needs 5000 tokens, window is 4096"
+    # the requested output counts too
+    d = decide([cand("a", window=4096)], [est("a", input_tokens=4000)], request(max_output_tokens=200))
+    assert d.chosen is None and "needs 4200 tokens" in d.excluded["a"]
+    assert decide([cand("a", window=4096)], [est("a", input_tokens=4000)]).chosen == "a"
+
+
+def test_per_request_cap():
+    ests = [est("a", p=0.99, cost=0.02), est("b", cost=0.005)]
+    d = decide([cand("a"), cand("b")], ests, budget=Budget(max_cost_per_request_usd=0.01))
+    assert d.chosen == "b" and "b" not in d.excluded
+    assert re.match(r"predicted cost \$0\.020*\b.*per-request cap \$0\.010*\b", d.excluded["a"])
+    # a request's own cap overrides the budget's
+    d = decide([cand("a"), cand("b")], ests, request(metadata={"max_cost_usd": 0.001}),
+               budget=Budget(max_cost_per_request_usd=0.01))
+    assert d.chosen is None and set(d.excluded) == {"a", "b"} and d.reason == "no eligible candidate"
+
+
+def test_run_budget():
+    ests = [est("a", p=0.99, cost=0.1), est("b", cost=0.01)]
+    d = decide([cand("a"), cand("b")], ests, budget=Budget(run_budget_usd=1.0), spent_usd=0.95)
+    assert d.chosen == "b" and "b" not in d.excluded
+    assert re.match(r"run budget: \$0\.950*\b spent of \$1(\.0+)?\b", d.excluded["a"])
+    assert decide([cand("a"), cand("b")], ests, budget=Budget(run_budget_usd=1.0), spent_usd=0.5).chosen == "a"
+
+
+def test_cooldown():
+    d = decide([cand("a"), cand("b")], [est("a", p=0.99), est("b")], cooling={"a": "RateLimitError"})
+    assert d.chosen == "b" and d.excluded == {"a": "cooling down after error: RateLimitError"}
+
+
+def test_excluded_candidates_are_not_ranked():
+    d = decide([cand("a"), cand("b"), cand("c")], [est("a"), est("b"), est("c")], cooling={"b": "x"})
+    assert sorted(d.ranking) == ["a", "c"] and "b" not in d.utilities
+    assert d.to_dict()["excluded"] == {"b": "cooling down after error: x"}
+
+
+# -- utility ------------------------------------------------------------------------------------
+
+def test_prefers_higher_quality_at_similar_cost():
+    d = decide([cand("a"), cand("b")], [est("a", p=0.6, cost=0.0010), est("b", p=0.9, cost=0.0011)])
+    assert d.ranking == ["b", "a"] and d.utilities["b"] > d.utilities["a"]
+    assert d.reason.startswith("b: utility") and "next a" in d.reason
+
+
+def test_prefers_cheaper_at_similar_quality():
+    d = decide([cand("a"), cand("b")], [est("a", p=0.80, cost=0.01), est("b", p=0.81, cost=0.001)])
+    assert d.chosen == "b"
+
+
+def test_equal_utility_ties_go_to_the_cheaper():
+    d = decide([cand("a"), cand("b")], [est("a", p=0.8, cost=0.002, latency=0.5),
+                                        est("b", p=0.8, cost=0.002, latency=0.5)])
+    assert d.utilities["a"] == d.utilities["b"] and d.chosen == "a"
+
+
+def test_price_takes_away_at_most_the_cost_weight():
+    # 100x the price, but far better: the bounded cost term lets quality win
+    d = decide([cand("cheap"), cand("premium")], [est("cheap", p=0.3, cost=0.001), est("premium", p=0.95, cost=0.1)])
+    assert d.chosen == "premium"
+    ref = (0.001 + 0.1) / 2
+    assert d.utilities["premium"] == pytest.approx(0.95 - 0.3 * 0.1 / (0.1 + ref) - 0.05 * 0.5)
+    # with cost weighted heavily, the cheap one wins
+    d = decide([cand("cheap"), cand("premium")], [est("cheap", p=0.3, cost=0.001), est("premium", p=0.95, cost=0.1)],
+               prefs=Preferences(cost=2.0))
+    assert d.chosen == "cheap"
+
+
+def test_latency_weight():
+    ests = [est("fast", p=0.8, latency=0.2), est("slow", p=0.8, latency=20.0)]
+    assert decide([cand("fast"), cand("slow")], ests).chosen == "fast"
+    assert decide([cand("fast"), cand("slow")], ests, prefs=Preferences(latency=0.0)).utilities["slow"] == \
+        pytest.approx(0.8 - 0.3 * 0.5)
+
+
+def test_willingness_to_pay():
+    ests = [est("cheap", p=0.6, cost=0.0001, latency=1.0), est("premium", p=0.9, cost=0.005, latency=1.0)]
+    tight = decide([cand("cheap"), cand("premium")], ests, prefs=Preferences(willingness_to_pay_usd=0.01))
+    assert tight.chosen == "cheap"
+    assert tight.utilities["premium"] == pytest.approx(0.9 - 0.005 / 0.01 - 0.05 * 0.5)
+    generous = decide([cand("cheap"), cand("premium")], ests, prefs=Preferences(willingness_to_pay_usd=1.0))
+    assert generous.chosen == "premium"
+    assert generous.utilities["cheap"] == pytest.approx(0.6 - 0.0001 - 0.025)
+
+
+def test_with_real_predictions():
+    cands = [CandidateConfig("small", 0.15, 0.6, quality_prior=0.55),
+             CandidateConfig("large", 2.5, 10.0, quality_prior=0.9, capabilities=["streaming", "tools"])]
+    pred = Predictor(cands, PredictorConfig(exploration="greedy"), dim=8)
+    ests = {e.model: e for e in pred.predict("default", None, 500, ["small", "large"])}
+    d = Scheduler(Preferences(), Budget()).decide(request(), cands, ests)
+    assert d.chosen == "large" and d.ranking == ["large", "small"]
+    d = Scheduler(Preferences(), Budget(max_cost_per_request_usd=0.001)).decide(request(), cands, ests)
+    assert d.chosen == "small" and "per-request cap" in d.excluded["large"]
+    out = d.to_dict()
+    assert out["chosen"] == "small" and out["candidates"]["small"]["p_good"] == pytest.approx(0.55)
+
+
+# -- round robin ----------------------------------------------------------------------------------
+
+def test_round_robin_rotates():
+    sched = RoundRobinScheduler(Preferences(), Budget())
+    cands = [cand("a"), cand("b"), cand("c")]
+    ests = {"a": est("a", p=0.99), "b": est("b", p=0.1), "c": est("c", p=0.5)}
+    chosen = [sched.decide(request(), cands, ests).chosen for _ in range(4)]
+    assert chosen == ["a", "b", "c", "a"]
+    d = sched.decide(request(), cands, ests)
+    assert d.ranking == ["b", "c", "a"] and d.reason == "b: round robin"
+
+
+def test_round_robin_skips_excluded():
+    sched = RoundRobinScheduler(Preferences(), Budget())
+    cands = [cand("a"), cand("b"), cand("c")]
+    ests = {m: est(m) for m in "abc"}
+    chosen = [sched.decide(request(), cands, ests, cooling={"b": "x"}).chosen for _ in range(4)]
+    assert chosen == ["a", "c", "a", "c"]
+    assert sched.decide(request(), cands, ests, cooling=dict.fromkeys("abc", "x")).chosen is None
