@@ -106,6 +106,21 @@ class StreamEvent(Generic[Chunk]):
     request_id: str | None = None
 
 
+@dataclass
+class _Rejected:
+    """Cascade answers a verifier turned down: what they cost and the best of them."""
+
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    best: tuple[float, str, Answer] | None = None
+
+    def add(self, model: str, answer: Answer, score: float) -> None:
+        self.cost_usd += answer.cost_usd or 0.0
+        self.latency_s += answer.latency_s or 0.0
+        if self.best is None or score >= self.best[0]:
+            self.best = (score, model, answer)
+
+
 class Engine:
     def __init__(self, config: SLSConfig, candidates: dict[str, Candidate] | list[Candidate] | None = None, *,
                  encoder: Encoder | None = None, store: StateStore | None = None,
@@ -199,7 +214,7 @@ class Engine:
             return self._serve_hit(plan)
         call = call or self._call_candidate
         attempts: list[dict[str, str]] = []
-        spent = 0.0
+        rejected = _Rejected()
         for model in self._attempt_order(plan):
             t0 = time.perf_counter()
             try:
@@ -208,11 +223,12 @@ class Engine:
                 self._failed(model, exc, attempts)
                 continue
             answer.complete_usage(request, self.config.candidate(model), time.perf_counter() - t0)
-            if cascade and not self._cascade_accepts(plan, model, answer, attempts):
-                spent += answer.cost_usd or 0.0
+            if cascade and not self._cascade_accepts(plan, model, answer, attempts, rejected):
                 continue
-            result = self._finish(plan, model, answer, attempts, extra_cost=spent)
+            result = self._finish(plan, model, answer, attempts, rejected)
             return self._verify_result(plan, result)
+        if rejected.best is not None:
+            return self._finish_rejected(plan, attempts, rejected)
         raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
 
     async def arun(self, request: Request, acall: Callable[[str, Request], Awaitable[Answer]] | None = None, *,
@@ -222,7 +238,7 @@ class Engine:
             return self._serve_hit(plan)
         acall = acall or self._acall_candidate
         attempts: list[dict[str, str]] = []
-        spent = 0.0
+        rejected = _Rejected()
         for model in self._attempt_order(plan):
             t0 = time.perf_counter()
             try:
@@ -231,11 +247,12 @@ class Engine:
                 self._failed(model, exc, attempts)
                 continue
             answer.complete_usage(request, self.config.candidate(model), time.perf_counter() - t0)
-            if cascade and not await asyncio.to_thread(self._cascade_accepts, plan, model, answer, attempts):
-                spent += answer.cost_usd or 0.0
+            if cascade and not await asyncio.to_thread(self._cascade_accepts, plan, model, answer, attempts, rejected):
                 continue
-            result = self._finish(plan, model, answer, attempts, extra_cost=spent)
+            result = self._finish(plan, model, answer, attempts, rejected)
             return await asyncio.to_thread(self._verify_result, plan, result)
+        if rejected.best is not None:
+            return self._finish_rejected(plan, attempts, rejected)
         raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
 
     def stream(self, request: Request, open_stream: Callable[[str, Request], Iterator[Chunk]] | None = None,
@@ -319,16 +336,31 @@ class Engine:
         with self._lock:
             self._cooling[model] = (time.monotonic() + self.config.fallback.cooldown_s, why)
 
-    def _cascade_accepts(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]]) -> bool:
+    def _cascade_accepts(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]],
+                         rejected: "_Rejected") -> bool:
         score = self.verify(plan.request, answer.text)
         if score is None or score >= 0.5:
             return True
         attempts.append({"model": model, "error": f"rejected by verifier (score {score:.2f})"})
+        rejected.add(model, answer, score)
         with self._lock:
             self.spent_usd += answer.cost_usd or 0.0
             self.predictor.observe_usage(plan.request.task, model, answer.output_tokens, answer.latency_s)
             self.predictor.observe(plan.request.task, plan.vector, model, score)
         return False
+
+    def _finish_rejected(self, plan: Plan, attempts: list[dict[str, str]], rejected: "_Rejected") -> Result:
+        """Every cascade attempt was rejected: return the best-scored answer (paid
+        for already), marked with its verdict, rather than nothing."""
+        _, model, answer = rejected.best
+        answer.cacheable = False  # a rejected answer must not be served again
+        with self._lock:
+            self.spent_usd -= answer.cost_usd or 0.0  # _finish bills it again
+        result = self._finish(plan, model, answer, attempts, rejected)
+        result.cost_usd -= answer.cost_usd or 0.0
+        result.latency_s -= answer.latency_s or 0.0
+        result.verified = rejected.best[0]
+        return result
 
     # -- recording --------------------------------------------------------------------
     def _serve_hit(self, plan: Plan) -> Result:
@@ -340,7 +372,7 @@ class Engine:
         return Result(plan.request_id, hit.answer, hit.model, hit.tier, 0.0, overhead, hit=hit, overhead_s=overhead)
 
     def _finish(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]],
-                extra_cost: float = 0.0) -> Result:
+                rejected: "_Rejected | None" = None) -> Result:
         t0 = time.perf_counter()
         request = plan.request
         with self._lock:
@@ -353,9 +385,12 @@ class Engine:
             self.updater.track(plan.request_id, Pending(request, plan.scope, model, answer.text, plan.vector,
                                                         entry_id, None, plan.nearest))
         overhead = plan.overhead_s + time.perf_counter() - t0
+        # a cascade bills and waits for the answers it rejected too
+        extra_cost = rejected.cost_usd if rejected else 0.0
+        extra_time = rejected.latency_s if rejected else 0.0
         return Result(plan.request_id, answer.text, model, None, (answer.cost_usd or 0.0) + extra_cost,
-                      answer.latency_s or 0.0, answer=answer, decision=plan.decision, attempts=attempts,
-                      overhead_s=overhead)
+                      (answer.latency_s or 0.0) + extra_time, answer=answer, decision=plan.decision,
+                      attempts=attempts, overhead_s=overhead)
 
     def _verify_result(self, plan: Plan, result: Result) -> Result:
         """Verifiers judge a fresh answer and their score is feedback. Tool-call

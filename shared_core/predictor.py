@@ -118,21 +118,26 @@ class Predictor:
     def _estimate(self, task: str, model: str, input_tokens: int, local: tuple[float, float], explore: bool) -> Estimate:
         cand = self.candidates[model]
         st = self.stats.get((task, model)) or _ModelStats()
-        a0 = self.config.prior_strength * cand.quality_prior
-        b0 = self.config.prior_strength * (1 - cand.quality_prior)
-        global_mean = (a0 + st.good) / (a0 + b0 + st.good + st.bad)
-        # the model's global rate is the prior of its local rate near this query
+        a0 = self.config.prior_strength * cand.quality_prior + st.good
+        b0 = self.config.prior_strength * (1 - cand.quality_prior) + st.bad
+        global_mean = a0 / (a0 + b0)
+        # the model's global rate is the prior of its local rate near this query,
+        # worth `local_prior_strength` neighbours
         s, n = local
-        alpha = self.config.local_prior_strength * global_mean + s
-        beta_ = self.config.local_prior_strength * (1 - global_mean) + (n - s)
-        mean = alpha / (alpha + beta_)
+        lps = self.config.local_prior_strength
+        mean = (lps * global_mean + s) / (lps + n)
         if not explore or self.config.exploration == "greedy":
             score = mean
         elif self.config.exploration == "ucb":
+            alpha, beta_ = lps * global_mean + s, lps * (1 - global_mean) + (n - s)
             var = alpha * beta_ / ((alpha + beta_) ** 2 * (alpha + beta_ + 1))
             score = mean + float(np.sqrt(var))
         else:
-            score = float(self.rng.beta(alpha, beta_))
+            # Thompson: draw the global rate from its posterior, then blend in the
+            # local evidence; the draw narrows as the model's record grows, so a
+            # model tried often settles while an untried one keeps being explored
+            g = float(self.rng.beta(a0, b0))
+            score = (lps * g + s) / (lps + n)
         out_tokens = st.out_tokens if st.out_tokens is not None else float(cand.expected_output_tokens)
         return Estimate(
             model=model,

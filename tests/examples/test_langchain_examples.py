@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def test_agent_example_runs_offline() -> None:
     out = run_example("langchain_agent.py")
     assert "tool multiply({'a': 6, 'b': 7}) -> 42" in out
     assert "tool loop pinned to" in out
-    assert "assistant: The multiply tool says: 42." in out
+    assert re.search(r"assistant: .*multiply.*42", out)  # whichever tool-capable model answered
 
 
 @pytest.mark.parametrize("name", ["router.yaml"])

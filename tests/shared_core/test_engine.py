@@ -177,6 +177,22 @@ def test_cascade_moves_on_when_the_verifier_rejects():
         assert result.cost_usd > result.answer.cost_usd
 
 
+class RejectAll(Verifier):
+    name = "reject-all"
+
+    def verify(self, request, answer):
+        return 0.2 if answer.startswith("strong") else 0.1
+
+
+def test_cascade_with_every_answer_rejected_returns_the_best_and_bills_all():
+    eng = engine(verifiers=[RejectAll()])
+    result = eng.run(ask("a hard question"), cascade=True)
+    assert result.model == "strong" and result.verified == pytest.approx(0.2)
+    assert len(result.attempts) == 2 and all("rejected" in a["error"] for a in result.attempts)
+    assert result.cost_usd == pytest.approx(eng.spent_usd)
+    assert eng.run(ask("a hard question"), cascade=True).tier is None  # not cached
+
+
 def test_verifiers_from_yaml_give_feedback_without_labels():
     cfg = config(verifiers=[{"type": "log_template", "tasks": ["logparsing"]}])
     cands = [SimulatedCandidate(cfg.candidate(n), lambda r, rng: "`User {name} logged in`") for n in ("cheap", "strong")]
