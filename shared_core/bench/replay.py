@@ -365,7 +365,30 @@ def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedbac
             over = np.concatenate([np.asarray(t["overhead"]) for t in ts]) * 1e6
             detail["overhead_us"] = {"p50": round(float(np.percentile(over, 50)), 1),
                                      "p99": round(float(np.percentile(over, 99)), 1)}
+    detail["_tallies"] = tallies  # run_bench's per-file rows; popped before the result is written
     return rows, detail
+
+
+def file_rows(task: ReplayTask, tallies: dict[str, dict[str, dict[str, Any]]],
+              baseline_files: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Every row again for each file on its own (the report's per-replay tables and plot)."""
+    out = {}
+    for g in task.groups:
+        rows = []
+        for v, per in tallies.items():
+            t = per[g.name]
+            rows.append(row(v, t["correct"], len(g), t["cost"], t["time"], t["calls"], t["hits"],
+                            wrong_cache_hits=t["wrong_hits"]))
+        curves = {}
+        for name, per in baseline_files.items():
+            b = per[g.name]
+            rows.append(row(name, b["correct"], len(g), b["cost"], b["time"], b["calls"]))
+            curves[name] = b["curve"]
+        one = copy.copy(task)
+        one.groups = [g]
+        rows += static_rows(one)
+        out[g.name] = {"queries": len(g), "rows": rows, "curves": curves}
+    return out
 
 
 def run_bench(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedback: str = "labels",
@@ -383,16 +406,23 @@ def run_bench(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedba
         raise ValueError("the static baselines and sls-pretrained need a train part: set train_frac (--train-frac)")
     rows, detail = sls_rows(task, variants, feedback, warm, base, workers, progress, train=train)
     overhead = detail.pop("overhead_us", {"p50": None, "p99": None})
+    tallies = detail.pop("_tallies")
     curves: dict[str, list[dict[str, Any]]] = {}
+    files: dict[str, dict[str, dict[str, Any]]] = {}
     if baselines:
         from .baselines import baseline_rows
 
-        brows, curves, bdetail = baseline_rows(train, task, baselines, progress=progress)
+        # the baselines aim at the trade-off SLS is run with: a correct answer's worth
+        wtp = base.preferences.willingness_to_pay_usd if base is not None else None
+        shared = {"willingness_to_pay_usd": wtp} if wtp else {"budget_frac": 0.1}
+        brows, curves, bdetail = baseline_rows(train, task, baselines, {b: dict(shared) for b in baselines},
+                                               progress=progress, files=files)
         rows += brows
         detail.update(bdetail)
     rows += static_rows(task)
     out = {"task": task.task, "queries": task.size, "feedback": feedback, "warm": warm, "rows": rows,
            "overhead_us": overhead, "per_group": detail, "wall_s": round(time.perf_counter() - t0, 1)}
     if train is not None:
-        out.update(train_frac=train_frac, train_queries=train.size, curves=curves)
+        out.update(train_frac=train_frac, train_queries=train.size, curves=curves,
+                   files=file_rows(task, tallies, files))
     return out

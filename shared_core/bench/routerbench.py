@@ -12,7 +12,10 @@ the recorded label of the model whose recorded answer to that query it is
 Where models gave the same text with contradicting labels (16 cells of
 arc_challenge, all gpt-3.5-turbo against every other model, on questions that
 appear twice with the labels apparently swapped), the majority label counts,
-for the single-model rows too, so that every method is judged alike.
+for the single-model rows too, so that every method is judged alike. Those
+seven arc_challenge questions that occur twice carry contradicting labels (the
+same answer is right in one row and wrong in the other), so an exact cache hit
+on the repeat counts as wrong whatever it serves.
 
 QA prompts are few-shot: every prompt of a file starts with the same worked
 examples. That shared prefix becomes the request's system message and the
@@ -36,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..candidates import ReplayCandidate  # noqa: F401  (re-exported for users of the replay)
 from ..tokens import count_tokens
 from .replay import ReplayGroup, ReplayTask, load_candidates, modelled_time
 

@@ -7,10 +7,11 @@ then applied unchanged to the rest, with no feedback.
 - frugalgpt-cascade: cheap to expensive, stop when a learned scorer accepts.
 
 Every baseline is fit per file (group), like SLS's cold start per file, and
-aims at the same operating point: the most accurate plan it can find whose
-mean cost per query stays within `budget_frac` (default 10%) of what the
-file's most accurate model cost on the train part. `curve` sweeps its knob
-for the accuracy-cost plot and the report's equal-cost comparison.
+aims at the operating point SLS is run with: the plan of highest utility,
+accuracy - cost / willingness_to_pay_usd, the value of a correct answer in the
+bench's SLS preferences (or, with `budget_frac`, the most accurate plan within
+that share of the train part's most accurate model's cost). `curve` sweeps
+its knob for the accuracy-cost plot and the report's equal-cost comparison.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..replay import ReplayTask, row
-from .common import Arrays, Baseline, Features, Plan, score_plan
+from .common import Arrays, Baseline, Features, Objective, Plan, score_plan
 from .frugalgpt import FrugalGPT, FrugalGPTConfig
 from .optllm import OptLLM, OptLLMConfig
 from .routellm import RouteLLM, RouteLLMConfig
@@ -27,7 +28,7 @@ from .routellm import RouteLLM, RouteLLMConfig
 BASELINES: dict[str, type[Baseline]] = {"optllm-style": OptLLM, "routellm-style": RouteLLM,
                                         "frugalgpt-cascade": FrugalGPT}
 
-__all__ = ["BASELINES", "Baseline", "Features", "FrugalGPT", "FrugalGPTConfig", "OptLLM", "OptLLMConfig", "Plan",
+__all__ = ["BASELINES", "Baseline", "Features", "FrugalGPT", "FrugalGPTConfig", "OptLLM", "OptLLMConfig", "Objective", "Plan",
            "RouteLLM", "RouteLLMConfig", "baseline_rows", "make_baseline", "score_plan"]
 
 
@@ -49,9 +50,11 @@ def _total(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 def baseline_rows(train: ReplayTask, test: ReplayTask, names: tuple[str, ...] | list[str],
                   configs: dict[str, dict[str, Any]] | None = None,
-                  progress: Callable[[str], None] | None = None
+                  progress: Callable[[str], None] | None = None,
+                  files: dict[str, dict[str, dict[str, Any]]] | None = None
                   ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], dict[str, Any]]:
-    """Rows of the baselines on the test part, their curves, and per-file detail."""
+    """Rows of the baselines on the test part, their curves, and per-file detail.
+    `files`, when given, receives each file's tallies and curve by baseline name."""
     rows, curves, detail = [], {}, {}
     models = test.models
     for name in names:
@@ -66,6 +69,10 @@ def baseline_rows(train: ReplayTask, test: ReplayTask, names: tuple[str, ...] | 
                                       "cost_usd": round(s["cost"], 4), "llm_calls": s["calls"]}
             fitted[g_test.name] = b.describe()
             curve_parts.append([(knob, score_plan(arr, plan)) for knob, plan in b.curve(g_test)])
+            if files is not None:
+                files.setdefault(name, {})[g_test.name] = {**s, "curve": [
+                    {"accuracy": round(p["correct"] / max(p["n"], 1), 4), "cost_usd": round(p["cost"], 4),
+                     "time_s": round(p["time"], 2), "knob": knob} for knob, p in curve_parts[-1]]}
             if progress:
                 progress(f"{name} {g_test.name}")
         t = _total(parts)

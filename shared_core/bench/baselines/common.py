@@ -94,10 +94,32 @@ class Arrays:
         return int(min(range(len(self.models)), key=lambda j: (-acc[j], self.cost[j].mean())))
 
 
-def budget_per_query(train: Arrays, budget_frac: float) -> float:
+def budget_per_query(train: Arrays, budget_frac: float | None) -> float:
     """The mean cost per query a baseline may spend: a share of what the most
-    accurate model of the train part cost there."""
+    accurate model of the train part cost there (unlimited without a share)."""
+    if budget_frac is None:
+        return float("inf")
     return budget_frac * float(train.cost[train.best()].mean())
+
+
+@dataclass
+class Objective:
+    """How a baseline picks its operating point on the train part: the most
+    accurate plan whose mean cost per query stays within `budget`, and among
+    those the one of highest utility `accuracy - cost / willingness_to_pay_usd`
+    when a willingness to pay is set (the preference SLS is run with, so that
+    every method aims at the same trade-off)."""
+
+    budget: float = float("inf")
+    willingness_to_pay_usd: float | None = None
+
+    def value(self, accuracy: float, cost: float) -> tuple[float, float]:
+        """Sort key, higher is better; -inf outside the budget."""
+        if cost > self.budget + 1e-12:
+            return (-np.inf, -cost)
+        if self.willingness_to_pay_usd:
+            return (accuracy - cost / self.willingness_to_pay_usd, -cost)
+        return (accuracy, -cost)
 
 
 def score_plan(arr: Arrays, plan: Plan) -> dict[str, Any]:

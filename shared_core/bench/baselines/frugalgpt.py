@@ -9,8 +9,9 @@ threshold (the last model's answer is always returned). The scorer is learned
 from the train part (the paper fine-tunes a small DistilBERT regressor; here,
 one logistic classifier per model on the query's and the answer's features).
 The chain (up to `max_chain` models) and its thresholds are chosen on the
-train part, with cross-fitted scores, to be the most accurate within the
-budget of mean cost per query, as the paper's optimisation does.
+train part, with cross-fitted scores, as the paper's optimisation does: the
+most accurate within a budget of mean cost per query, or (the bench's default)
+the one of highest utility, accuracy - cost / willingness to pay.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from ..replay import ReplayGroup
-from .common import Arrays, Baseline, Classifier, Features, Plan, budget_per_query, out_of_fold
+from .common import Arrays, Baseline, Classifier, Features, Objective, Plan, budget_per_query, out_of_fold
 
 
 @dataclass
 class FrugalGPTConfig:
-    budget_frac: float = 0.1  # mean cost per query allowed, as a share of the train part's most accurate model
+    willingness_to_pay_usd: float | None = None  # the value of a correct answer: the chain of highest utility
+    budget_frac: float | None = None  # or: mean cost per query allowed, as a share of the train part's most accurate model
     max_chain: int = 3
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
     curve_budgets: list[float] = field(default_factory=lambda: [0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5])
@@ -64,10 +66,13 @@ class FrugalGPT(Baseline):
             x = self._x(train, m, q)
             self.scorers.append(Classifier(cfg.c, cfg.seed).fit(x, arr.correct[j]))
             oof.append(out_of_fold(x, arr.correct[j], cfg.c, seed=cfg.seed))
+        if cfg.willingness_to_pay_usd is None and cfg.budget_frac is None:
+            raise ValueError("frugalgpt-cascade needs willingness_to_pay_usd or budget_frac")
         self.budget = budget_per_query(arr, cfg.budget_frac)
+        self.best_cost = float(arr.cost[arr.best()].mean())
         self.unit = arr.cost.mean(axis=1)
         self.candidates = self._search(np.stack(oof), arr)
-        self.chain = self._best_within(self.budget)
+        self.chain = self._best(Objective(self.budget, cfg.willingness_to_pay_usd))
         return self
 
     def _search(self, scores: np.ndarray, arr: Arrays) -> list[_Chain]:
@@ -90,11 +95,11 @@ class FrugalGPT(Baseline):
                     out.append(_Chain(chain, tuple(float(t) for t in ths), right / n, cost / n))
         return out
 
-    def _best_within(self, budget: float) -> _Chain:
-        ok = [c for c in self.candidates if c.cost <= budget + 1e-12]
+    def _best(self, objective: Objective) -> _Chain:
+        ok = [c for c in self.candidates if c.cost <= objective.budget + 1e-12]
         if not ok:
-            ok = [min(self.candidates, key=lambda c: c.cost)]
-        return max(ok, key=lambda c: (c.accuracy, -c.cost))
+            return min(self.candidates, key=lambda c: c.cost)
+        return max(ok, key=lambda c: objective.value(c.accuracy, c.cost))
 
     def _run(self, chain: _Chain, test: ReplayGroup) -> Plan:
         q = self.features(test.queries)
@@ -113,10 +118,9 @@ class FrugalGPT(Baseline):
         return self._run(self.chain, test)
 
     def curve(self, test: ReplayGroup) -> list[tuple[dict[str, Any], Plan]]:
-        best_cost = self.budget / max(self.config.budget_frac, 1e-12)
         out, seen = [], set()
         for b in self.config.curve_budgets:
-            chain = self._best_within(b * best_cost)
+            chain = self._best(Objective(b * self.best_cost))
             key = (chain.models, chain.thresholds)
             if key not in seen:
                 seen.add(key)
@@ -126,5 +130,6 @@ class FrugalGPT(Baseline):
     def describe(self) -> dict[str, Any]:
         return {"config": asdict(self.config), "chain": [self.models[j] for j in self.chain.models],
                 "thresholds": [round(t, 4) for t in self.chain.thresholds],
-                "train_accuracy": round(self.chain.accuracy, 4), "train_cost_per_query_usd": round(self.chain.cost, 6),
-                "budget_per_query_usd": round(self.budget, 6)}
+                "train_accuracy": round(float(self.chain.accuracy), 4),
+                "train_cost_per_query_usd": round(float(self.chain.cost), 6),
+                "budget_per_query_usd": round(self.budget, 6) if np.isfinite(self.budget) else None}

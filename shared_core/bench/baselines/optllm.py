@@ -11,7 +11,10 @@ Assignment of Queries to Large Language Models"), from the paper's description.
    here the front is traced by a Lagrangian sweep (each query takes the model
    maximising p - lambda * predicted cost), the best sweep point within budget
    is taken, and the budget left is then spent greedily on the upgrades with the
-   best predicted gain per dollar (the reconstruction step).
+   best predicted gain per dollar (the reconstruction step). With a
+   willingness to pay instead of a budget (the bench's default, the value SLS is
+   run with), the point is lambda = 1 / willingness to pay: the assignment of
+   highest predicted utility.
 
 The predicted cost of a model is its mean recorded cost on the train part.
 """
@@ -29,7 +32,8 @@ from .common import Arrays, Baseline, Classifier, Features, Plan, budget_per_que
 
 @dataclass
 class OptLLMConfig:
-    budget_frac: float = 0.1  # mean cost per query allowed, as a share of the train part's most accurate model
+    willingness_to_pay_usd: float | None = None  # the value of a correct answer: assign by p - cost / this
+    budget_frac: float | None = None  # or: mean cost per query allowed, as a share of the train part's most accurate model
     bootstrap: int = 10  # bagged classifiers per model
     robustness: float = 0.0  # p = bag mean - robustness * bag std
     c: float = 1.0  # inverse L2 strength of each logistic classifier
@@ -59,6 +63,8 @@ class OptLLM(Baseline):
                 bag.append(Classifier(cfg.c, cfg.seed + b).fit(x[pick], arr.correct[j, pick]))
             self.bags.append(bag)
         self.unit_cost = arr.cost.mean(axis=1)
+        if cfg.willingness_to_pay_usd is None and cfg.budget_frac is None:
+            raise ValueError("optllm-style needs willingness_to_pay_usd or budget_frac")
         self.budget = budget_per_query(arr, cfg.budget_frac)
         return self
 
@@ -100,7 +106,13 @@ class OptLLM(Baseline):
 
     def plan(self, test: ReplayGroup) -> Plan:
         p = self.probabilities(test.queries)
-        pick = self.assign(p, self.budget * len(test))
+        wtp = self.config.willingness_to_pay_usd
+        if wtp and not np.isfinite(self.budget):
+            pick = np.argmax(p - self.unit_cost[:, None] / wtp, axis=0)  # the utility's optimum, query by query
+        else:
+            if wtp:  # a budget and a price: the utility's optimum, then cut back into the budget
+                p = p - self.unit_cost[:, None] / wtp
+            pick = self.assign(p, self.budget * len(test))
         return [[self.models[j]] for j in pick]
 
     def curve(self, test: ReplayGroup) -> list[tuple[dict[str, Any], Plan]]:
@@ -114,4 +126,5 @@ class OptLLM(Baseline):
         return out
 
     def describe(self) -> dict[str, Any]:
-        return {"config": asdict(self.config), "budget_per_query_usd": round(self.budget, 6)}
+        return {"config": asdict(self.config),
+                "budget_per_query_usd": round(self.budget, 6) if np.isfinite(self.budget) else None}

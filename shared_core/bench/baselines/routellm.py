@@ -10,8 +10,9 @@ model wins a query when it is right and the weak one is wrong; a tie goes to
 the weak, cheaper model), the router is a logistic classifier on the query
 features (the paper's classifier routers use BERT or an LLM; its matrix
 factorisation and similarity ranking need more data than a train part holds),
-and the threshold is calibrated on cross-fitted train scores: the most accurate
-one whose share of strong calls keeps the mean cost within the budget.
+and the threshold is calibrated on cross-fitted train scores: the one of highest
+utility (accuracy - cost / willingness to pay), or the most accurate within a
+budget of mean cost per query.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..replay import ReplayGroup
-from .common import Arrays, Baseline, Classifier, Features, Plan, budget_per_query, out_of_fold
+from .common import Arrays, Baseline, Classifier, Features, Objective, Plan, budget_per_query, out_of_fold
 
 
 @dataclass
@@ -30,7 +31,8 @@ class RouteLLMConfig:
     strong: str | None = None  # default: the most accurate model on the train part
     weak: str | None = None  # default: the most accurate model costing <= weak_cost_frac of the strong one
     weak_cost_frac: float = 0.1
-    budget_frac: float = 0.1  # mean cost per query allowed, as a share of the train part's most accurate model
+    willingness_to_pay_usd: float | None = None  # the value of a correct answer: the threshold of highest utility
+    budget_frac: float | None = None  # or: mean cost per query allowed, as a share of the train part's most accurate model
     c: float = 1.0
     dim: int = 256
     seed: int = 0
@@ -58,21 +60,22 @@ class RouteLLM(Baseline):
         y = arr.correct[s] & ~arr.correct[w]
         x = self.features(train.queries)
         self.router = Classifier(cfg.c, cfg.seed).fit(x, y)
+        if cfg.willingness_to_pay_usd is None and cfg.budget_frac is None:
+            raise ValueError("routellm-style needs willingness_to_pay_usd or budget_frac")
         self.budget = budget_per_query(arr, cfg.budget_frac)
-        # threshold: cross-fitted scores of the train queries, the share of strong
-        # calls capped by the budget, the most accurate such threshold
+        # threshold: on cross-fitted scores of the train queries, the one of best
+        # utility (or accuracy) within the budget
         scores = out_of_fold(x, y, cfg.c, seed=cfg.seed)
-        cs, cw = unit[s], unit[w]
-        max_share = 1.0 if cs <= cw else float(np.clip((self.budget - cw) / (cs - cw), 0.0, 1.0))
-        best = (-1.0, np.inf)
+        objective = Objective(self.budget, cfg.willingness_to_pay_usd)
+        best = (-np.inf, -np.inf)
         self.threshold = np.inf
-        for t in np.concatenate([[np.inf], np.unique(scores)]):
+        for t in np.concatenate([[np.inf], np.unique(scores)[::-1]]):
             strong = scores >= t
-            if strong.mean() > max_share + 1e-12:
-                continue
             right = np.where(strong, arr.correct[s], arr.correct[w]).mean()
-            if right > best[0] + 1e-12:
-                best, self.threshold = (right, t), float(t)
+            cost = np.where(strong, arr.cost[s], arr.cost[w]).mean()
+            value = objective.value(right, cost)
+            if value > best:
+                best, self.threshold = value, float(t)
         self.strong_share_train = float((scores >= self.threshold).mean())
         return self
 
@@ -94,4 +97,4 @@ class RouteLLM(Baseline):
         return {"config": asdict(self.config), "strong": self.strong, "weak": self.weak,
                 "threshold": None if not np.isfinite(self.threshold) else round(self.threshold, 4),
                 "strong_share_train": round(self.strong_share_train, 3),
-                "budget_per_query_usd": round(self.budget, 6)}
+                "budget_per_query_usd": round(self.budget, 6) if np.isfinite(self.budget) else None}

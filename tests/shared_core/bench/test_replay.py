@@ -1,0 +1,91 @@
+"""The replay harness additions: train/test split, the label verifier, the
+cascade and pretrained rows, baselines and per-file rows in run_bench."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from shared_core.bench.replay import (ReplayLabelVerifier, run_bench, sls_config, sls_rows, split_task,
+                                      write_warm_start)
+from shared_core.config import SLSConfig
+from shared_core.request import Request
+
+
+def _base(task, **prefs):
+    return SLSConfig.from_dict({"candidates": [c.__dict__ | {"latency": c.latency.__dict__} for c in task.candidates],
+                                "preferences": {"willingness_to_pay_usd": 0.002, **prefs},
+                                "predictor": {"local_prior_strength": 30.0}, "cache": {"reuse": []}})
+
+
+def test_split_task_keeps_order_and_sizes(make_task):
+    task = make_task(groups=2, n=50)
+    train, test = split_task(task, 0.2)
+    assert [len(g) for g in train.groups] == [10, 10]
+    assert [len(g) for g in test.groups] == [40, 40]
+    assert test.groups[0].queries[0] == task.groups[0].queries[10]
+    assert train.groups[1].extra == task.groups[1].extra[:10]
+    with pytest.raises(ValueError):
+        split_task(task, 1.0)
+
+
+def test_label_verifier_reads_the_recorded_label(synthetic_task):
+    g = synthetic_task.groups[0]
+    ver = ReplayLabelVerifier(synthetic_task.judge, g)
+    i = int(np.argmax(g.correct["cheap"]))
+    j = int(np.argmin(g.correct["cheap"]))
+    req = lambda k: Request(messages=[{"role": "user", "content": g.queries[k]}], metadata={"replay_key": k})
+    assert ver.verify(req(i), g.answers["cheap"][i]) == 1.0
+    assert ver.verify(req(j), g.answers["cheap"][j]) == 0.0
+    assert ver.verify(req(i), "some text nobody recorded") == 0.0
+    assert ver.verify(Request(messages=[{"role": "user", "content": "x"}]), "x") is None
+
+
+def test_cascade_row_pays_for_every_attempt_and_beats_one_call(synthetic_task):
+    base = _base(synthetic_task)
+    rows, detail = sls_rows(synthetic_task, ("sls", "sls-cascade"), base=base, workers=1)
+    by = {r["method"]: r for r in rows}
+    one, cas = by["sls"], by["sls-cascade"]
+    assert cas["llm_calls"] > len(synthetic_task.groups[0])  # rejected answers led to more calls
+    assert cas["accuracy"] > one["accuracy"]
+    # what the cascade was billed is at least the recorded cost of the answers it returned
+    assert cas["cost_usd"] > 0 and cas["time_s"] > one["time_s"] * 0.5
+    assert "_tallies" in detail
+
+
+def test_pretrained_needs_a_train_part(synthetic_task, tmp_path):
+    base = _base(synthetic_task)
+    with pytest.raises(ValueError, match="train"):
+        run_bench(synthetic_task, ("sls-pretrained",), base=base, workers=1)
+    path = tmp_path / "warm.jsonl"
+    n = write_warm_start(synthetic_task, synthetic_task.groups[0].subset(0, 5), path)
+    assert n == 5 * 3
+    first = json.loads(path.read_text().splitlines()[0])
+    assert set(first) == {"query", "model", "score", "task", "output_tokens"}
+
+
+def test_run_bench_with_train_frac_scores_every_row_on_the_test_part(make_task):
+    task = make_task(groups=2, n=80)
+    base = _base(task)
+    result = run_bench(task, ("sls", "sls-cascade", "sls-pretrained"), base=base, workers=1, train_frac=0.25,
+                       baselines=("optllm-style", "routellm-style", "frugalgpt-cascade"))
+    assert result["queries"] == 120 and result["train_queries"] == 40
+    methods = [r["method"] for r in result["rows"]]
+    for m in ("sls", "sls-cascade", "sls-pretrained", "optllm-style", "routellm-style", "frugalgpt-cascade",
+              "single:cheap", "oracle", "best-single"):
+        assert m in methods
+    assert all(r["llm_calls"] >= 120 for r in result["rows"] if r["method"] != "sls-no-update")
+    assert set(result["files"]) == {"g0", "g1"}
+    assert result["files"]["g0"]["queries"] == 60
+    assert set(result["curves"]) == {"optllm-style", "routellm-style", "frugalgpt-cascade"}
+    json.dumps(result, default=float)  # JSON-able (numpy scalars by the CLI's default)
+    with pytest.raises(ValueError, match="train_frac"):
+        run_bench(task, ("sls",), base=base, workers=1, baselines=("optllm-style",))
+
+
+def test_sls_config_variants_are_independent(synthetic_task):
+    base = _base(synthetic_task)
+    cfg = sls_config(synthetic_task, "sls-no-update", base)
+    assert cfg.predictor.learn is False and base.predictor.learn is True

@@ -1,0 +1,85 @@
+"""`sls report` on synthetic results (no shared data needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared_core.bench.report import at_cost, comparisons, improvement, markdown, pareto_front, write_report
+from shared_core.cli import main
+
+
+def _row(method, acc, cost, time_s, calls=100, hits=0, **more):
+    return {"method": method, "accuracy": acc, "cost_usd": cost, "time_s": time_s, "llm_calls": calls,
+            "cache_hits": hits, **more}
+
+
+def _result(task="codegen", files=True):
+    rows = [_row("sls", 0.70, 0.10, 80.0), _row("sls-cascade", 0.80, 0.20, 150.0, calls=160),
+            _row("sls-no-predictor", 0.55, 0.50, 120.0), _row("optllm-style", 0.60, 0.12, 100.0),
+            _row("routellm-style", 0.72, 0.30, 90.0), _row("frugalgpt-cascade", 0.65, 0.10, 110.0, calls=130),
+            _row("single:big", 0.75, 2.0, 300.0), _row("single:small", 0.55, 0.05, 60.0),
+            _row("random", 0.6, 1.0, 180.0), _row("best-single", 0.75, 2.0, 300.0, model="big"),
+            _row("oracle", 0.9, 0.08, 70.0)]
+    curves = {"optllm-style": [{"accuracy": 0.5, "cost_usd": 0.05, "time_s": 1}, {"accuracy": 0.66, "cost_usd": 0.09, "time_s": 1}],
+              "routellm-style": [{"accuracy": 0.55, "cost_usd": 0.05, "time_s": 1}, {"accuracy": 0.75, "cost_usd": 2.0, "time_s": 1}],
+              "frugalgpt-cascade": []}
+    out = {"task": task, "queries": 100, "feedback": "labels", "warm": False, "rows": rows, "curves": curves,
+           "overhead_us": {"p50": 300.0, "p99": 900.0}, "train_frac": 0.2, "train_queries": 25}
+    if files:
+        out["files"] = {"a": {"queries": 50, "rows": rows, "curves": curves},
+                        "b": {"queries": 50, "rows": rows, "curves": curves}}
+    return out
+
+
+def test_improvement_uses_the_papers_two_figures():
+    fig = improvement(_row("sls", 0.66, 0.1, 50.0), _row("b", 0.60, 0.2, 100.0))
+    assert fig["performance_improvement_pct"] == pytest.approx(10.0)
+    assert fig["time_reduction_pct"] == pytest.approx(50.0)
+    assert fig["cost_ratio"] == pytest.approx(0.5)
+
+
+def test_at_cost_and_pareto_front():
+    curve = [{"accuracy": 0.5, "cost_usd": 0.05}, {"accuracy": 0.7, "cost_usd": 0.2}]
+    assert at_cost(curve, 0.1)["accuracy"] == 0.5
+    assert at_cost(curve, 0.01) is None
+    assert pareto_front([(1, 0.5), (2, 0.4), (0.5, 0.3), (3, 0.9)]) == [(0.5, 0.3), (1, 0.5), (3, 0.9)]
+
+
+def test_comparisons_flag_where_sls_is_ahead():
+    comp = {c["method"]: c for c in comparisons(_result())}
+    assert comp["optllm-style"]["dominates"] and comp["optllm-style"]["at_sls_cost"]["accuracy"] == 0.66
+    assert not comp["routellm-style"]["dominates"]  # more accurate, at three times the cost
+    assert comp["routellm-style"]["ahead_at_equal_cost"] is True  # its curve at <= $0.10: 0.55
+    assert comp["frugalgpt-cascade"]["at_sls_cost"] is None
+
+
+def test_markdown_has_a_table_per_task_and_per_file():
+    md = markdown([_result(), _result("qa", files=False)], plot="p.png")
+    assert "## codegen: 100 queries" in md and "## qa: 100 queries" in md
+    assert "### a: SLS" in md and "### b: SLS" in md
+    assert "| optllm-style | 0.6000 | 0.1200 | +16.7% | +20.0% | 0.83x | 0.6600 ($0.0900) | yes |" in md
+    assert "not one-call routing" in md
+    assert "reaches 93.3% of its accuracy at 5.0% of its cost" in md
+    assert "`p.png`" in md
+
+
+def test_write_report_and_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    out, png = tmp_path / "r.md", tmp_path / "p.png"
+    write_report([_result(), _result("qa", files=False)], out, png)
+    assert out.read_text().startswith("# SLS replay report")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError):
+        write_report([{"nothing": 1}])
+
+
+def test_cli_report(tmp_path, capsys):
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps(_result()))
+    assert main(["report", str(res)]) == 0
+    assert "# SLS replay report" in capsys.readouterr().out
+    pytest.importorskip("matplotlib")
+    assert main(["report", str(res), "--out", str(tmp_path / "r.md"), "--plot", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").exists()
