@@ -25,6 +25,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from shared_core.errors import ConfigError
+from shared_core.providers import check_env_expanded, import_class
 
 # provider -> (module, class, extra to install); mirrors init_chat_model's table
 _PROVIDERS: dict[str, tuple[str, str, str]] = {
@@ -50,7 +51,6 @@ _PREFIXES = (("gpt-", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "ope
              ("mistral", "mistralai"), ("mixtral", "mistralai"), ("deepseek", "deepseek"), ("grok", "xai"),
              ("sonar", "perplexity"))
 _SECRET = re.compile(r"(api_?key|secret|token|password|credential|auth)", re.I)
-_UNEXPANDED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 CANDIDATE_FIELDS = ("name", "price_in", "price_out", "context_window", "capabilities", "latency", "quality_prior",
                     "expected_output_tokens", "provider")
 
@@ -87,33 +87,6 @@ def init_chat_model(model: str, *, model_provider: str | None = None, **kwargs: 
     return cls(model=name, **kwargs)
 
 
-def import_class(path: str) -> type:
-    """`pkg.mod.Class` or `pkg.mod:Class`."""
-    module, _, name = path.replace(":", ".").rpartition(".")
-    if not module:
-        raise ValueError(f"'{path}' is not a class path like package.module.Class")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ImportError as exc:
-        raise ImportError(f"cannot import {module} for class '{path}': {exc}") from exc
-    except AttributeError as exc:
-        raise ImportError(f"module {module} has no class '{name}'") from exc
-
-
-def check_expanded(value: Any, where: str) -> None:
-    """A `${VAR}` still in a value means the variable was not set: say which."""
-    if isinstance(value, str):
-        m = _UNEXPANDED.search(value)
-        if m:
-            raise ConfigError(where, f"environment variable {m.group(1)} is not set")
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            check_expanded(v, f"{where}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            check_expanded(v, f"{where}[{i}]")
-
-
 def build_chat_model(spec: dict[str, Any], where: str = "provider") -> BaseChatModel:
     """A chat model from a provider spec: {model: 'provider:model' | class: 'pkg.Class', kwargs: {...}}."""
     if not isinstance(spec, dict):
@@ -124,10 +97,10 @@ def build_chat_model(spec: dict[str, Any], where: str = "provider") -> BaseChatM
     kwargs = spec.get("kwargs") or {}
     if not isinstance(kwargs, dict):
         raise ConfigError(f"{where}.kwargs", f"expected a mapping, got {type(kwargs).__name__}")
-    check_expanded(kwargs, f"{where}.kwargs")
+    check_env_expanded(kwargs, f"{where}.kwargs")
     try:
         if "class" in spec:
-            cls = import_class(str(spec["class"]))
+            cls = import_class(str(spec["class"]), f"{where}.class")
             if not (isinstance(cls, type) and issubclass(cls, BaseChatModel)):
                 raise ConfigError(f"{where}.class", f"'{spec['class']}' is not a LangChain chat model class")
             if "model" in spec:

@@ -16,8 +16,6 @@ no other spec and `simulated: true` is given.
 
 from __future__ import annotations
 
-import importlib
-import re
 from typing import Any
 
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -25,6 +23,7 @@ from llama_index.core.llms.llm import LLM
 
 from shared_core.config import CandidateConfig, SLSConfig
 from shared_core.errors import ConfigError
+from shared_core.providers import check_env_expanded, import_class
 
 from .simulated import SimulatedFunctionCallingLLM, SimulatedLLM
 
@@ -38,7 +37,6 @@ KNOWN_PROVIDERS: dict[str, tuple[str, str, str]] = {
     "google_genai": ("llama_index.llms.google_genai", "GoogleGenAI", "llama-index-llms-google-genai"),
     "bedrock_converse": ("llama_index.llms.bedrock_converse", "BedrockConverse", "llama-index-llms-bedrock-converse"),
 }
-_UNSET_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def provider_spec(cand: CandidateConfig) -> dict[str, Any]:
@@ -47,32 +45,15 @@ def provider_spec(cand: CandidateConfig) -> dict[str, Any]:
 
 
 def load_class(path: str, where: str) -> type:
-    module_name, _, cls_name = path.rpartition(".")
-    if not module_name:
-        raise ConfigError(where, f"'{path}' is not a dotted path like package.module.Class")
+    """import_class, with a pip hint for the integrations SLS knows."""
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
+        return import_class(path, where)
+    except ConfigError as exc:
+        module_name = path.rpartition(".")[0]
         hint = next((f" (pip install {pkg})" for mod, _, pkg in KNOWN_PROVIDERS.values() if mod == module_name), "")
-        raise ConfigError(where, f"cannot import {module_name}: {exc}{hint}") from exc
-    try:
-        return getattr(module, cls_name)
-    except AttributeError as exc:
-        raise ConfigError(where, f"{module_name} has no {cls_name}") from exc
-
-
-def _check_env(value: Any, where: str) -> None:
-    """A `${VAR}` that survived loading names an unset environment variable."""
-    if isinstance(value, str):
-        m = _UNSET_ENV.search(value)
-        if m:
-            raise ConfigError(where, f"environment variable {m.group(1)} is not set")
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _check_env(v, f"{where}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _check_env(v, f"{where}[{i}]")
+        if not hint:
+            raise
+        raise ConfigError(where, str(exc).split(": ", 1)[1] + hint) from exc
 
 
 def simulated_llm(cand: CandidateConfig, seed: int = 0) -> LLM:
@@ -109,7 +90,7 @@ def build_llm(cand: CandidateConfig, index: int, *, simulated: bool = False, see
     kwargs = spec.get("kwargs") or {}
     if not isinstance(kwargs, dict):
         raise ConfigError(f"{where}.kwargs", "expected a mapping")
-    _check_env(kwargs, f"{where}.kwargs")
+    check_env_expanded(kwargs, f"{where}.kwargs")
     try:
         llm = cls(**kwargs)
     except Exception as exc:  # the provider class rejects its arguments

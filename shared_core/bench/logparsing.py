@@ -15,26 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ..logtemplates import fold_ws, to_template
-from .replay import ReplayGroup, ReplayTask, load_candidates, modelled_time
+from .replay import ReplayGroup, ReplayTask, find_data_files, load_candidates, modelled_time
 
 SYSTEM_PROMPT = ("You will be provided with a log message. Abstract the dynamic variables in it as "
                  "{placeholders} and print the static log template between backticks.")
-
-
-def find_files(data: list[str | Path]) -> list[Path]:
-    """`--data` may name folders or single files."""
-    files: list[Path] = []
-    for item in data:
-        p = Path(item)
-        if p.is_dir():
-            files += sorted(p.glob("*.csv.gz")) + sorted(p.glob("*.csv"))
-        elif p.exists():
-            files.append(p)
-        else:
-            raise FileNotFoundError(f"no log-parsing data at {p}")
-    if not files:
-        raise FileNotFoundError(f"no *.csv.gz files in {', '.join(map(str, data))}")
-    return files
 
 
 def _models_yaml(files: list[Path], models_yaml: str | Path | None) -> Path:
@@ -70,7 +54,7 @@ def judge(group: ReplayGroup, i: int, text: str) -> bool:
 
 def load_task(data: list[str | Path], systems: list[str] | None = None, models_yaml: str | Path | None = None,
               limit: int | None = None) -> ReplayTask:
-    files = find_files(data)
+    files = find_data_files("log-parsing", data)
     if systems:
         wanted = {s.lower() for s in systems}
         files = [f for f in files if f.name.split(".")[0].lower() in wanted]

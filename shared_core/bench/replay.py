@@ -119,6 +119,22 @@ class ReplayLabelVerifier(Verifier):
         return 1.0 if self.judge(self.group, key, answer) else 0.0
 
 
+def find_data_files(task: str, data: list[str | Path]) -> list[Path]:
+    """`--data` may name folders (their *.csv.gz and *.csv files) or single files."""
+    files: list[Path] = []
+    for item in data:
+        p = Path(item)
+        if p.is_dir():
+            files += sorted(p.glob("*.csv.gz")) + sorted(p.glob("*.csv"))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"no {task} data at {p}")
+    if not files:
+        raise FileNotFoundError(f"no *.csv.gz files in {', '.join(map(str, data))}")
+    return files
+
+
 def load_candidates(path: str | Path, **overrides: Any) -> list[CandidateConfig]:
     """Candidates from a data set's models.yaml (prices per 1M tokens, latency model)."""
     data = yaml.safe_load(Path(path).read_text())["models"]

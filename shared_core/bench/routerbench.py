@@ -40,28 +40,12 @@ from pathlib import Path
 import numpy as np
 
 from ..tokens import count_tokens
-from .replay import ReplayGroup, ReplayTask, load_candidates, modelled_time
+from .replay import ReplayGroup, ReplayTask, find_data_files, load_candidates, modelled_time
 
 TASKS = ("codegen", "qa")
 # What a cold-start router may assume about answer lengths before it has seen
 # any: a code answer runs to a few hundred tokens, a multiple-choice answer to one.
 EXPECTED_OUTPUT_TOKENS = {"codegen": 250, "qa": 2}
-
-
-def find_files(task: str, data: list[str | Path]) -> list[Path]:
-    """`--data` may name folders or single files."""
-    files: list[Path] = []
-    for item in data:
-        p = Path(item)
-        if p.is_dir():
-            files += sorted(p.glob("*.csv.gz")) + sorted(p.glob("*.csv"))
-        elif p.exists():
-            files.append(p)
-        else:
-            raise FileNotFoundError(f"no {task} data at {p}")
-    if not files:
-        raise FileNotFoundError(f"no *.csv.gz files in {', '.join(map(str, data))}")
-    return files
 
 
 def models_yaml_path(files: list[Path], models_yaml: str | Path | None = None) -> Path:
@@ -142,7 +126,7 @@ def load_task(task: str, data: list[str | Path], systems: list[str] | None = Non
               models_yaml: str | Path | None = None, limit: int | None = None) -> ReplayTask:
     if task not in TASKS:
         raise ValueError(f"unknown RouterBench task '{task}' (known: {', '.join(TASKS)})")
-    files = find_files(task, data)
+    files = find_data_files(task, data)
     if systems:
         wanted = {s.lower() for s in systems}
         files = [f for f in files if f.name.split(".")[0].lower() in wanted]

@@ -29,7 +29,7 @@ def test_build_from_class_path_and_errors(monkeypatch: pytest.MonkeyPatch) -> No
         build_chat_model({"class": FAKE, "kwargs": {"api_key": "${NOPE_KEY}"}})
     with pytest.raises(ConfigError, match="not a LangChain chat model"):
         build_chat_model({"class": "pathlib.Path"})
-    with pytest.raises(ConfigError, match="cannot build"):
+    with pytest.raises(ConfigError, match="provider.class.: cannot import no_such_pkg"):
         build_chat_model({"class": "no_such_pkg.Model"})
     with pytest.raises(ConfigError, match="needs 'model'"):
         build_chat_model({"kwargs": {}})
