@@ -570,16 +570,13 @@ class SmartRouterLLM(BaseChatModel):
                 if call.structured is not None:
                     yield as_chunk(_structured_message(await runnable.ainvoke(call.messages, config=config)))
                     return
-                held: AIMessageChunk | None = None
+                holder = _EmptyHolder()
                 async for piece in runnable.astream(call.messages, config=config, **call.invoke_kwargs):
-                    chunk = as_chunk(piece)
-                    if _is_empty(chunk):
-                        held = chunk if held is None else held + chunk
-                        continue
-                    yield chunk if held is None else held + chunk
-                    held = None
-                if held is not None:
-                    yield held
+                    chunk = holder.push(as_chunk(piece))
+                    if chunk is not None:
+                        yield chunk
+                if holder.held is not None:
+                    yield holder.held
 
         def to_answer(name: str, chunks: list[AIMessageChunk]) -> Answer:
             return self._answer(call, merge_chunks(chunks))
@@ -615,19 +612,32 @@ def _is_empty(chunk: AIMessageChunk) -> bool:
     return not chunk.content and not chunk.tool_call_chunks and chunk.usage_metadata is None
 
 
-def _held_empties(chunks: Iterator[AIMessageChunk]) -> Iterator[AIMessageChunk]:
-    """Hold back content-free chunks (a provider's role-only opening chunk) and merge
-    them into the next real one: a candidate failing after such a chunk has shown
-    nothing yet, so the engine can still fall back."""
-    held: AIMessageChunk | None = None
-    for chunk in chunks:
+class _EmptyHolder:
+    """Holds back content-free chunks (a provider's role-only opening chunk) and
+    merges them into the next real one: a candidate failing after such a chunk
+    has shown nothing yet, so the engine can still fall back."""
+
+    def __init__(self) -> None:
+        self.held: AIMessageChunk | None = None
+
+    def push(self, chunk: AIMessageChunk) -> AIMessageChunk | None:
+        """The chunk to yield now, or None while only empty chunks have come."""
         if _is_empty(chunk):
-            held = chunk if held is None else held + chunk
-            continue
-        yield chunk if held is None else held + chunk
-        held = None
-    if held is not None:
-        yield held
+            self.held = chunk if self.held is None else self.held + chunk
+            return None
+        out = chunk if self.held is None else self.held + chunk
+        self.held = None
+        return out
+
+
+def _held_empties(chunks: Iterator[AIMessageChunk]) -> Iterator[AIMessageChunk]:
+    holder = _EmptyHolder()
+    for chunk in chunks:
+        out = holder.push(chunk)
+        if out is not None:
+            yield out
+    if holder.held is not None:
+        yield holder.held
 
 
 @contextmanager

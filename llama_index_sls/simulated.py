@@ -347,20 +347,6 @@ class SimulatedFunctionCallingLLM(SimulatedLLM, FunctionCallingLLM):
 
         return gen()
 
-    @llm_chat_callback()
-    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return self.chat(messages, **kwargs)
-
-    @llm_chat_callback()
-    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        sync = self.stream_chat(messages, **kwargs)
-
-        async def gen() -> AsyncGenerator[ChatResponse, None]:
-            for item in sync:
-                yield item
-
-        return gen()
-
     def _prepare_chat_with_tools(self, tools: Sequence["BaseTool"], user_msg: str | ChatMessage | None = None,
                                  chat_history: list[ChatMessage] | None = None, verbose: bool = False,
                                  allow_parallel_tool_calls: bool = False, tool_required: bool = False,
