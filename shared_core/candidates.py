@@ -36,9 +36,13 @@ class Answer:
     raw: Any = None  # the framework's own object; never cached or persisted
     cacheable: bool = True
 
-    def complete_usage(self, request: Request, cand: CandidateConfig, elapsed_s: float) -> "Answer":
+    def complete_usage(self, request: Request, cand: CandidateConfig, elapsed_s: float,
+                       input_tokens: int | None = None) -> "Answer":
+        """Fill in what the call did not report; `input_tokens` is the count the
+        caller already made of this request, so it is not counted twice."""
         if self.input_tokens is None:
-            self.input_tokens = count_message_tokens(request.messages, tools=request.tools)
+            self.input_tokens = input_tokens if input_tokens is not None else count_message_tokens(
+                request.messages, tools=request.tools)
         if self.output_tokens is None:
             self.output_tokens = count_tokens(self.text)
         if self.cost_usd is None:

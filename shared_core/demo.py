@@ -126,14 +126,12 @@ def run_phase(engine: Engine, lines: list[Line], name: str) -> dict:
 
 
 def baseline(lines: list[Line], model: str) -> dict:
-    from .candidates import SimulatedCandidate  # noqa: F401 (same simulated model, no router)
-
     engine = build_engine(lines, None)
     cand = engine.candidates[model]
     correct = cost = 0.0
     for line in lines:
-        answer = cand.invoke(Request(messages=[{"role": "user", "content": line.text}], task="logparsing"))
-        answer.complete_usage(Request(messages=[{"role": "user", "content": line.text}]), cand.config, 0.0)
+        request = Request(messages=[{"role": "user", "content": line.text}], task="logparsing")
+        answer = cand.invoke(request).complete_usage(request, cand.config, 0.0)
         correct += fold_ws(to_template(answer.text)) == line.template
         cost += answer.cost_usd
     return {"phase": f"always {model}", "queries": len(lines), "accuracy": correct / len(lines), "cost_usd": cost,

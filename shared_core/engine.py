@@ -222,7 +222,8 @@ class Engine:
             except Exception as exc:  # provider errors: cool the model down, try the next
                 self._failed(model, exc, attempts)
                 continue
-            answer.complete_usage(request, self.config.candidate(model), time.perf_counter() - t0)
+            answer.complete_usage(request, self.config.candidate(model), time.perf_counter() - t0,
+                                  plan.input_tokens)
             if cascade and not self._cascade_accepts(plan, model, answer, attempts, rejected):
                 continue
             result = self._finish(plan, model, answer, attempts, rejected)
@@ -246,7 +247,8 @@ class Engine:
             except Exception as exc:
                 self._failed(model, exc, attempts)
                 continue
-            answer.complete_usage(request, self.config.candidate(model), time.perf_counter() - t0)
+            answer.complete_usage(request, self.config.candidate(model), time.perf_counter() - t0,
+                                  plan.input_tokens)
             if cascade and not await asyncio.to_thread(self._cascade_accepts, plan, model, answer, attempts, rejected):
                 continue
             result = self._finish(plan, model, answer, attempts, rejected)
@@ -281,7 +283,7 @@ class Engine:
                     raise
                 continue
             answer = to_answer(model, chunks).complete_usage(request, self.config.candidate(model),
-                                                             time.perf_counter() - t0)
+                                                             time.perf_counter() - t0, plan.input_tokens)
             result = self._verify_result(plan, self._finish(plan, model, answer, attempts))
             yield StreamEvent("done", model=model, result=result, request_id=plan.request_id)
             return
@@ -309,7 +311,7 @@ class Engine:
                     raise
                 continue
             answer = to_answer(model, chunks).complete_usage(request, self.config.candidate(model),
-                                                             time.perf_counter() - t0)
+                                                             time.perf_counter() - t0, plan.input_tokens)
             result = self._finish(plan, model, answer, attempts)
             result = await asyncio.to_thread(self._verify_result, plan, result)
             yield StreamEvent("done", model=model, result=result, request_id=plan.request_id)
