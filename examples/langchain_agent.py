@@ -56,6 +56,7 @@ def run_agent(router: SmartRouterLLM, question: str, max_turns: int = 5) -> list
         print(f"  model turn -> {meta['sls_model']} (cache: {meta['sls_cache_tier'] or 'none'}, "
               f"P(good)={pred.get('p_good', float('nan')):.2f}, cost=${meta['sls_cost_usd']:.6f}, "
               f"usage in={usage['input_tokens']} out={usage['output_tokens']}, request {meta['sls_request_id'][:12]})")
+        print(f"    why: {meta['sls_reason']}")  # a tool-result turn names its pin; the rest are fallbacks
         if meta.get("sls_excluded"):
             print(f"    left out: {meta['sls_excluded']}")
         if not ai.tool_calls:

@@ -14,8 +14,8 @@ routing metadata in `response_metadata`:
 Design choices worth knowing:
 
 - Tool calls: `bind_tools` routes only among candidates with the `tools`
-  capability; a turn answering tool results is pinned to the model that asked
-  for them. Answers with tool calls are not cached unless `cache_tool_calls=True`
+  capability; a turn answering tool results goes to the model that asked for
+  them (a soft pin: another tool-capable model takes over if it fails). Answers with tool calls are not cached unless `cache_tool_calls=True`
   (a near-duplicate hit would replay a call with another request's arguments).
 - Structured output: `function_calling` (tool calling, the default when a
   candidate has tools), `json_schema` (candidates with `structured_output`) or

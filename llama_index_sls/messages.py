@@ -95,8 +95,9 @@ def tool_loop_model(messages: Sequence[ChatMessage]) -> str | None:
 
     When the history ends with tool results, the model that asked for those
     tools (named in its assistant message's `sls` metadata, so only when this
-    router produced it) must read them and continue: that is the pin. The
-    LangChain adapter pins by the same rule.
+    router produced it) should read them and continue: that is the pin. It is
+    soft: when that model fails or cools down, another tool-capable model takes
+    over. The LangChain adapter pins by the same rule.
     """
     i = len(messages) - 1
     while i >= 0 and messages[i].role in (MessageRole.TOOL, MessageRole.FUNCTION):

@@ -15,8 +15,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -121,6 +122,41 @@ class _Rejected:
             self.best = (score, model, answer)
 
 
+@dataclass
+class _Call:
+    """A fallback loop's request to call `model`; a stream collects its `chunks` here."""
+
+    model: str
+    chunks: list[Any] = field(default_factory=list)
+
+
+class _Steps:
+    """Drives a fallback loop generator: iterating gives the steps it asks for; set
+    `value` or `error` to what a step returned or raised before taking the next.
+    `result` is what the loop returned."""
+
+    def __init__(self, loop: Generator[Any, Any, Any]):
+        self.loop = loop
+        self.value: Any = None
+        self.error: Exception | None = None
+        self.result: Any = None
+
+    def __iter__(self) -> "_Steps":
+        return self
+
+    def __next__(self) -> Any:
+        value, error, self.value, self.error = self.value, self.error, None, None
+        try:
+            return self.loop.send(value) if error is None else self.loop.throw(error)
+        except StopIteration as done:
+            self.result = done.value
+            raise StopIteration from None
+
+
+def _join_chunks(model: str, chunks: list[Any]) -> Answer:
+    return Answer(text="".join(map(str, chunks)))
+
+
 class Engine:
     def __init__(self, config: SLSConfig, candidates: dict[str, Candidate] | list[Candidate] | None = None, *,
                  encoder: Encoder | None = None, store: StateStore | None = None,
@@ -213,49 +249,29 @@ class Engine:
         if plan.hit is not None:
             return self._serve_hit(plan)
         call = call or self._call_candidate
-        attempts: list[dict[str, str]] = []
-        rejected = _Rejected()
-        for model in self._attempt_order(plan):
-            t0 = time.perf_counter()
+        steps = _Steps(self._fallback(plan, cascade))
+        for step in steps:
             try:
-                answer = call(model, request)
-            except Exception as exc:  # provider errors: cool the model down, try the next
-                self._failed(model, exc, attempts)
-                continue
-            answer.complete_usage(request, self.config.candidate(model), time.perf_counter() - t0,
-                                  plan.input_tokens)
-            if cascade and not self._cascade_accepts(plan, model, answer, attempts, rejected):
-                continue
-            result = self._finish(plan, model, answer, attempts, rejected)
-            return self._verify_result(plan, result)
-        if rejected.best is not None:
-            return self._finish_rejected(plan, attempts, rejected)
-        raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
+                steps.value = call(step.model, request) if isinstance(step, _Call) else step()
+            except Exception as exc:
+                steps.error = exc
+        return steps.result
 
     async def arun(self, request: Request, acall: Callable[[str, Request], Awaitable[Answer]] | None = None, *,
                    cascade: bool = False) -> Result:
+        """`run` for async callers; verifiers run in a thread."""
         plan = self.plan(request)
         if plan.hit is not None:
             return self._serve_hit(plan)
         acall = acall or self._acall_candidate
-        attempts: list[dict[str, str]] = []
-        rejected = _Rejected()
-        for model in self._attempt_order(plan):
-            t0 = time.perf_counter()
+        steps = _Steps(self._fallback(plan, cascade))
+        for step in steps:
             try:
-                answer = await acall(model, request)
+                steps.value = await (acall(step.model, request) if isinstance(step, _Call)
+                                     else asyncio.to_thread(step))
             except Exception as exc:
-                self._failed(model, exc, attempts)
-                continue
-            answer.complete_usage(request, self.config.candidate(model), time.perf_counter() - t0,
-                                  plan.input_tokens)
-            if cascade and not await asyncio.to_thread(self._cascade_accepts, plan, model, answer, attempts, rejected):
-                continue
-            result = self._finish(plan, model, answer, attempts, rejected)
-            return await asyncio.to_thread(self._verify_result, plan, result)
-        if rejected.best is not None:
-            return self._finish_rejected(plan, attempts, rejected)
-        raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
+                steps.error = exc
+        return steps.result
 
     def stream(self, request: Request, open_stream: Callable[[str, Request], Iterator[Chunk]] | None = None,
                to_answer: Callable[[str, list[Chunk]], Answer] | None = None) -> Iterator[StreamEvent[Chunk]]:
@@ -268,55 +284,85 @@ class Engine:
             yield StreamEvent("done", result=self._serve_hit(plan), request_id=plan.request_id)
             return
         open_stream = open_stream or (lambda m, r: self.candidates[m].stream(r))
-        to_answer = to_answer or (lambda m, chunks: Answer(text="".join(map(str, chunks))))
-        attempts: list[dict[str, str]] = []
-        for model in self._attempt_order(plan):
-            t0 = time.perf_counter()
-            chunks: list[Chunk] = []
+        steps = _Steps(self._stream_fallback(plan, to_answer or _join_chunks))
+        for step in steps:
             try:
-                for chunk in open_stream(model, request):
-                    chunks.append(chunk)
-                    yield StreamEvent("chunk", chunk=chunk, model=model, request_id=plan.request_id)
+                if not isinstance(step, _Call):
+                    steps.value = step()
+                    continue
+                for chunk in open_stream(step.model, request):
+                    step.chunks.append(chunk)
+                    yield StreamEvent("chunk", chunk=chunk, model=step.model, request_id=plan.request_id)
             except Exception as exc:
-                self._failed(model, exc, attempts)
-                if chunks:
-                    raise
-                continue
-            answer = to_answer(model, chunks).complete_usage(request, self.config.candidate(model),
-                                                             time.perf_counter() - t0, plan.input_tokens)
-            result = self._verify_result(plan, self._finish(plan, model, answer, attempts))
-            yield StreamEvent("done", model=model, result=result, request_id=plan.request_id)
-            return
-        raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
+                steps.error = exc
+        yield steps.result
 
     async def astream(self, request: Request, open_stream: Callable[[str, Request], AsyncIterator[Chunk]] | None = None,
                       to_answer: Callable[[str, list[Chunk]], Answer] | None = None) -> AsyncIterator[StreamEvent[Chunk]]:
+        """`stream` for async callers; verifiers run in a thread."""
         plan = self.plan(request)
         if plan.hit is not None:
             yield StreamEvent("done", result=self._serve_hit(plan), request_id=plan.request_id)
             return
         open_stream = open_stream or (lambda m, r: self.candidates[m].astream(r))
-        to_answer = to_answer or (lambda m, chunks: Answer(text="".join(map(str, chunks))))
+        steps = _Steps(self._stream_fallback(plan, to_answer or _join_chunks))
+        for step in steps:
+            try:
+                if not isinstance(step, _Call):
+                    steps.value = await asyncio.to_thread(step)
+                    continue
+                async for chunk in open_stream(step.model, request):
+                    step.chunks.append(chunk)
+                    yield StreamEvent("chunk", chunk=chunk, model=step.model, request_id=plan.request_id)
+            except Exception as exc:
+                steps.error = exc
+        yield steps.result
+
+    # The fallback loops are generators so that sync and async share them: they yield a
+    # `_Call` where a candidate must be called (or streamed) and a blocking `partial`
+    # (verifiers) that async callers run in a thread; `_Steps` feeds back the outcome.
+    def _fallback(self, plan: Plan, cascade: bool) -> Generator[_Call | partial[Any], Any, Result]:
+        attempts: list[dict[str, str]] = []
+        rejected = _Rejected()
+        for model in self._attempt_order(plan):
+            t0 = time.perf_counter()
+            try:
+                answer = yield _Call(model)
+            except Exception as exc:  # provider errors: cool the model down, try the next
+                self._failed(model, exc, attempts)
+                continue
+            answer.complete_usage(plan.request, self.config.candidate(model), time.perf_counter() - t0,
+                                  plan.input_tokens)
+            if cascade and not (yield partial(self._cascade_accepts, plan, model, answer, attempts, rejected)):
+                continue
+            result = self._finish(plan, model, answer, attempts, rejected)
+            return (yield partial(self._verify_result, plan, result))
+        if rejected.best is not None:
+            return self._finish_rejected(plan, attempts, rejected)
+        raise self._exhausted(plan, attempts)
+
+    def _stream_fallback(self, plan: Plan, to_answer: Callable[[str, list[Chunk]], Answer]
+                         ) -> Generator[_Call | partial[Any], Any, StreamEvent[Chunk]]:
         attempts: list[dict[str, str]] = []
         for model in self._attempt_order(plan):
             t0 = time.perf_counter()
-            chunks: list[Chunk] = []
+            step = _Call(model)
             try:
-                async for chunk in open_stream(model, request):
-                    chunks.append(chunk)
-                    yield StreamEvent("chunk", chunk=chunk, model=model, request_id=plan.request_id)
+                yield step
             except Exception as exc:
                 self._failed(model, exc, attempts)
-                if chunks:
+                if step.chunks:  # the caller has shown part of this answer: too late to switch
                     raise
                 continue
-            answer = to_answer(model, chunks).complete_usage(request, self.config.candidate(model),
-                                                             time.perf_counter() - t0, plan.input_tokens)
-            result = self._finish(plan, model, answer, attempts)
-            result = await asyncio.to_thread(self._verify_result, plan, result)
-            yield StreamEvent("done", model=model, result=result, request_id=plan.request_id)
-            return
-        raise NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
+            answer = to_answer(model, step.chunks).complete_usage(plan.request, self.config.candidate(model),
+                                                                  time.perf_counter() - t0, plan.input_tokens)
+            result = yield partial(self._verify_result, plan, self._finish(plan, model, answer, attempts))
+            return StreamEvent("done", model=model, result=result, request_id=plan.request_id)
+        raise self._exhausted(plan, attempts)
+
+    @staticmethod
+    def _exhausted(plan: Plan, attempts: list[dict[str, str]]) -> NoCandidateError:
+        return NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
 
     def _attempt_order(self, plan: Plan) -> list[str]:
         return plan.decision.ranking[: self.config.fallback.max_attempts]

@@ -1,9 +1,10 @@
 """Chooses the candidate with the best utility under hard limits.
 
-Hard limits exclude a candidate with a stated reason: a pinned tool loop,
-missing capabilities, the context window, the per-request cost cap, the run
-budget, a cooldown after errors. The rest are ranked by utility (see
-`Preferences`); the ranking is also the fallback order.
+Hard limits exclude a candidate with a stated reason: missing capabilities,
+the context window, the per-request cost cap, the run budget, a cooldown after
+errors. The rest are ranked by utility (see `Preferences`); the ranking is also
+the fallback order. A tool loop's pin is soft: the pinned model goes first when
+it is eligible, and the others stay behind it as fallbacks.
 """
 
 from __future__ import annotations
@@ -47,8 +48,6 @@ class Scheduler:
 
     def exclusions(self, request: Request, cand: CandidateConfig, est: Estimate, spent_usd: float,
                    cooling: dict[str, str]) -> str | None:
-        if request.pinned_model and cand.name != request.pinned_model:
-            return f"tool loop pinned to {request.pinned_model}"
         missing = request.required_capabilities - set(cand.capabilities)
         if missing:
             return f"lacks capability {', '.join(sorted(missing))}"
@@ -74,10 +73,30 @@ class Scheduler:
                 excluded[cand.name] = why
         eligible = [c.name for c in candidates if c.name not in excluded]
         utilities = self.utilities({m: estimates[m] for m in eligible})
-        ranking = sorted(eligible, key=lambda m: (-utilities[m], estimates[m].cost_usd))
+        ranking = self._pin(request.pinned_model, self._order(eligible, estimates, utilities))
         chosen = ranking[0] if ranking else None
         reason = self._explain(chosen, ranking, estimates, utilities) if chosen else "no eligible candidate"
-        return Decision(chosen, ranking, estimates, utilities, excluded, reason)
+        note = self._pin_note(request.pinned_model, ranking, excluded)
+        return Decision(chosen, ranking, estimates, utilities, excluded, f"{note}; {reason}" if note else reason)
+
+    def _order(self, eligible: list[str], estimates: dict[str, Estimate], utilities: dict[str, float]) -> list[str]:
+        return sorted(eligible, key=lambda m: (-utilities[m], estimates[m].cost_usd))
+
+    @staticmethod
+    def _pin(pinned: str | None, ranking: list[str]) -> list[str]:
+        # the model that asked for the tool reads its result best; the rest are fallbacks
+        if pinned in ranking:
+            return [pinned] + [m for m in ranking if m != pinned]
+        return ranking
+
+    @staticmethod
+    def _pin_note(pinned: str | None, ranking: list[str], excluded: dict[str, str]) -> str:
+        if not pinned:
+            return ""
+        if pinned in ranking:
+            return f"tool loop pinned to {pinned}"
+        why = excluded.get(pinned, "not among the request's candidates")
+        return f"tool loop pinned to {pinned} could not be honoured ({why})"
 
     def utilities(self, estimates: dict[str, Estimate]) -> dict[str, float]:
         if not estimates:
@@ -116,14 +135,13 @@ class RoundRobinScheduler(Scheduler):
         super().__init__(preferences, budget)
         self._turn = 0
 
-    def decide(self, request: Request, candidates: list[CandidateConfig], estimates: dict[str, Estimate],
-               spent_usd: float = 0.0, cooling: dict[str, str] | None = None) -> Decision:
-        decision = super().decide(request, candidates, estimates, spent_usd, cooling)
-        if decision.ranking:
-            eligible = [c.name for c in candidates if c.name in decision.ranking]
-            start = self._turn % len(eligible)
-            self._turn += 1
-            decision.ranking = eligible[start:] + eligible[:start]
-            decision.chosen = decision.ranking[0]
-            decision.reason = f"{decision.chosen}: round robin"
-        return decision
+    def _order(self, eligible: list[str], estimates: dict[str, Estimate], utilities: dict[str, float]) -> list[str]:
+        if not eligible:
+            return []
+        start = self._turn % len(eligible)
+        self._turn += 1
+        return eligible[start:] + eligible[:start]
+
+    def _explain(self, chosen: str, ranking: list[str], estimates: dict[str, Estimate],
+                 utilities: dict[str, float]) -> str:
+        return f"{chosen}: round robin"

@@ -277,7 +277,31 @@ def test_langgraph_free_tool_loop() -> None:
     routed = [m.response_metadata["sls_model"] for m in messages if isinstance(m, AIMessage)]
     assert routed == ["agent-model", "agent-model"]
     assert messages[1].response_metadata["sls_excluded"] == {"plain": "lacks capability tools"}
-    assert messages[-1].response_metadata["sls_excluded"]["other-tools"] == "tool loop pinned to agent-model"
+    # the pin is soft: other-tools stays ranked behind agent-model as a fallback, plain still lacks tools
+    assert messages[-1].response_metadata["sls_excluded"] == {"plain": "lacks capability tools"}
+    assert messages[-1].response_metadata["sls_reason"].startswith("tool loop pinned to agent-model; ")
+
+
+def test_tool_result_turn_falls_back_when_the_pinned_model_fails() -> None:
+    class DownToolModel(ToolCallingFakeChatModel):
+        def _generate(self, *args: Any, **kwargs: Any) -> Any:
+            raise ProviderError("503 service unavailable (fake)")
+
+    backup = ToolCallingFakeChatModel(messages=iter(["from backup: 42"]))
+    router = make_router([
+        {"name": "plain", "model": FakeListChatModel(responses=["no tools here"]), "price_in": 0.01, "price_out": 0.01},
+        {"name": "asker", "model": DownToolModel(messages=iter([])), "price_in": 0.1, "price_out": 0.1},
+        {"name": "backup", "model": backup, "price_in": 5, "price_out": 5},
+    ])
+    asked = tool_call_message("multiply", {"a": 6, "b": 7}, "call_9")
+    asked.response_metadata = {"sls_model": "asker"}
+    convo = [HumanMessage("6 times 7?"), asked, ToolMessage("42", tool_call_id="call_9")]
+    msg = router.bind_tools([multiply]).invoke(convo)
+    meta = msg.response_metadata
+    assert msg.content == "from backup: 42" and meta["sls_model"] == "backup"
+    assert [a["model"] for a in meta["sls_attempts"]] == ["asker"]
+    assert meta["sls_excluded"] == {"plain": "lacks capability tools"}
+    assert isinstance(backup.seen[-1]["messages"][-1], ToolMessage)  # the backup reads the tool result
 
 
 def test_tool_call_answers_are_not_cached_by_default() -> None:

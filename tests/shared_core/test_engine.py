@@ -231,3 +231,73 @@ def test_answers_with_explicit_usage_are_billed_as_given():
     eng = engine()
     result = eng.run(ask("billing"), call=lambda model, req: Answer("ok", input_tokens=10, output_tokens=5, cost_usd=0.5))
     assert result.cost_usd == 0.5 and eng.spent_usd == pytest.approx(0.5)
+
+
+# -- the tool-loop pin ----------------------------------------------------------------------------
+TOOL = {"type": "function", "function": {"name": "multiply", "parameters": {}}}
+
+
+def tool_engine() -> Engine:
+    """`plain` looks best but cannot call tools; `fast-tools` beats `asker` on utility."""
+    cfg = config(candidates=[
+        {"name": "plain", "price_in": 0.01, "price_out": 0.01, "context_window": 4000, "quality_prior": 0.99},
+        {"name": "fast-tools", "price_in": 0.1, "price_out": 0.4, "context_window": 4000, "quality_prior": 0.9,
+         "capabilities": ["tools"]},
+        {"name": "asker", "price_in": 5.0, "price_out": 15.0, "context_window": 4000, "quality_prior": 0.2,
+         "capabilities": ["tools"]},
+    ])
+    return Engine(cfg, [SimulatedCandidate(c, echo(c.name)) for c in cfg.candidates])
+
+
+def tool_result_turn(text="6 times 7?") -> Request:
+    return ask(text, tools=[TOOL], pinned_model="asker")
+
+
+def calling(log, failing=()):
+    def call(model, request):
+        log.append(model)
+        if model in failing:
+            raise ConnectionError(f"{model} is down")
+        return Answer(f"{model}: 42")
+    return call
+
+
+def test_healthy_pinned_model_serves_the_tool_loop_over_a_better_one():
+    result = tool_engine().run(tool_result_turn())
+    assert result.model == "asker" and result.attempts == []
+    d = result.decision
+    assert d.ranking == ["asker", "fast-tools"] and d.utilities["fast-tools"] > d.utilities["asker"]
+    assert d.excluded == {"plain": "lacks capability tools"} and d.reason.startswith("tool loop pinned to asker; ")
+
+
+@pytest.mark.parametrize("mode", ["run", "arun", "stream"])
+def test_pinned_model_raising_falls_back_to_another_tool_model(mode):
+    eng, log = tool_engine(), []
+    call = calling(log, failing={"asker"})
+    if mode == "run":
+        result = eng.run(tool_result_turn(), call=call)
+    elif mode == "arun":
+        async def acall(model, request):
+            return call(model, request)
+        result = asyncio.run(eng.arun(tool_result_turn(), acall=acall))
+    else:
+        result = list(eng.stream(tool_result_turn(), open_stream=lambda m, r: iter([call(m, r).text])))[-1].result
+    assert log == ["asker", "fast-tools"]  # plain cannot call tools: never tried
+    assert result.model == "fast-tools" and result.text == "fast-tools: 42"
+    assert result.attempts == [{"model": "asker", "error": "ConnectionError: asker is down"}]
+
+
+def test_pinned_model_cooling_down_hands_the_loop_to_another_tool_model():
+    eng, log = tool_engine(), []
+    eng.run(tool_result_turn("first"), call=calling(log, failing={"asker"}))
+    assert "asker" in eng.cooling()
+    result = eng.run(tool_result_turn("second"), call=calling(log))
+    assert log[2:] == ["fast-tools"] and result.model == "fast-tools" and result.attempts == []
+    d = result.decision
+    assert d.excluded["asker"] == "cooling down after error: ConnectionError: asker is down"
+    assert d.reason.startswith("tool loop pinned to asker could not be honoured (cooling down after error: ")
+
+
+def test_unknown_pinned_model_is_a_clear_error():
+    with pytest.raises(UnknownModelError, match="unknown model 'gpt-9'"):
+        tool_engine().run(ask("hi", pinned_model="gpt-9"))

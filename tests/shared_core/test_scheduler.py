@@ -34,9 +34,32 @@ def decide(cands, ests, req=None, prefs=None, budget=None, **kw):
 
 # -- hard limits ------------------------------------------------------------------------------
 
-def test_pinned_model():
-    d = decide([cand("a"), cand("b")], [est("a", p=0.99), est("b", p=0.1)], request(pinned_model="b"))
-    assert d.chosen == "b" and d.excluded == {"a": "tool loop pinned to b"}
+def test_pinned_model_ranks_first_and_the_rest_stay_as_fallbacks():
+    d = decide([cand("a"), cand("b"), cand("c")], [est("a", p=0.99), est("b", p=0.1), est("c", p=0.5)],
+               request(pinned_model="b"))
+    assert d.chosen == "b" and d.ranking == ["b", "a", "c"] and d.excluded == {}
+    assert d.utilities["a"] > d.utilities["b"]
+    assert d.reason.startswith("tool loop pinned to b; b: utility") and "next a" in d.reason
+
+
+def test_pin_does_not_lift_hard_limits_from_the_fallbacks():
+    tools = ("streaming", "tools")
+    d = decide([cand("a"), cand("b", caps=tools), cand("c", caps=tools)], [est("a", p=0.99), est("b"), est("c", p=0.1)],
+               request(tools=[TOOL], pinned_model="c"))
+    assert d.ranking == ["c", "b"] and d.excluded == {"a": "lacks capability tools"}
+
+
+def test_pin_that_cannot_be_honoured_says_why():
+    d = decide([cand("a"), cand("b")], [est("a", p=0.1), est("b", p=0.99)], request(pinned_model="b"),
+               cooling={"b": "RateLimitError"})
+    assert d.chosen == "a" and d.ranking == ["a"]
+    assert d.excluded == {"b": "cooling down after error: RateLimitError"}
+    assert d.reason.startswith("tool loop pinned to b could not be honoured "
+                               "(cooling down after error: RateLimitError); a: utility")
+    d = decide([cand("a")], [est("a")], request(pinned_model="b"))  # the request's candidates leave it out
+    assert d.chosen == "a" and "pinned to b could not be honoured (not among the request's candidates)" in d.reason
+    d = decide([cand("b")], [est("b")], request(pinned_model="b"), cooling={"b": "x"})
+    assert d.chosen is None and d.reason.endswith("; no eligible candidate")
 
 
 def test_missing_capability():
@@ -168,3 +191,11 @@ def test_round_robin_skips_excluded():
     chosen = [sched.decide(request(), cands, ests, cooling={"b": "x"}).chosen for _ in range(4)]
     assert chosen == ["a", "c", "a", "c"]
     assert sched.decide(request(), cands, ests, cooling=dict.fromkeys("abc", "x")).chosen is None
+
+
+def test_round_robin_honours_a_pin():
+    sched = RoundRobinScheduler(Preferences(), Budget())
+    cands = [cand("a"), cand("b"), cand("c")]
+    ests = {m: est(m) for m in "abc"}
+    rankings = [sched.decide(request(pinned_model="c"), cands, ests).ranking for _ in range(2)]
+    assert rankings == [["c", "a", "b"], ["c", "b", "a"]]
