@@ -46,7 +46,7 @@ DEFAULT_TRAIN_FRAC = {"codegen": 0.2, "qa": 0.2}
 
 def bench_plan(args: argparse.Namespace) -> tuple[tuple[str, ...], float | None, tuple[str, ...]]:
     """Which SLS rows, which train share and which baselines a bench runs."""
-    from .bench.replay import SLS_VARIANTS
+    from .bench.replay import SLS_VARIANTS, TRAIN_PART_VARIANTS
 
     train_frac = args.train_frac if args.train_frac is not None else DEFAULT_TRAIN_FRAC.get(args.task)
     train_frac = train_frac or None  # --train-frac 0: whole files, no baselines
@@ -54,10 +54,12 @@ def bench_plan(args: argparse.Namespace) -> tuple[tuple[str, ...], float | None,
         variants = tuple(v for v in args.variants.split(",") if v)
     else:
         variants = SLS_VARIANTS + (("sls-cascade",) if args.task in DEFAULT_TRAIN_FRAC else ())
+        variants += ("sls-online-train",) if train_frac and args.task in DEFAULT_TRAIN_FRAC else ()
     if args.pretrain and "sls-pretrained" not in variants:
         variants += ("sls-pretrained",)
-    if "sls-pretrained" in variants and not train_frac:
-        raise SystemExit("sls bench: sls-pretrained (--pretrain) learns on the train part: give --train-frac")
+    for v in variants:
+        if v in TRAIN_PART_VARIANTS and not train_frac:
+            raise SystemExit(f"sls bench: {v} starts on the train part of each file: give --train-frac")
     if args.baselines is None:
         from .bench.baselines import BASELINES
 
@@ -88,10 +90,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
           f"{'warm' if args.warm else 'cold start per file'}{split}, {result['wall_s']} s")
     print(format_table(result["rows"], BENCH_COLUMNS))
     print(f"router overhead per request: p50 {result['overhead_us']['p50']} us, p99 {result['overhead_us']['p99']} us")
+    if args.ceiling:
+        result["ceiling"] = bench_ceiling(task, base, train_frac)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1, default=_json_default))
         print(f"wrote {args.out}")
     return 0
+
+
+def bench_ceiling(task, base, train_frac: float | None) -> dict:
+    """--ceiling: the full-information one-call ceiling and the bandit reference, printed and returned."""
+    from .bench.ceiling import ceiling_report, format_ceiling
+    from .bench.replay import train_sizes
+
+    if not train_frac:
+        raise SystemExit("sls bench --ceiling: the bandit reference is scored on the test part: give --train-frac")
+    wtp = base.preferences.willingness_to_pay_usd or 0.01
+    report = ceiling_report(task.groups, task.models, train_sizes(task, train_frac), wtp)
+    print(format_ceiling(report))
+    return report
 
 
 def load_bench_task(args: argparse.Namespace):
@@ -184,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--pretrain", action="store_true",
                        help="add an sls-pretrained row: SLS warm-started on every model's labels of the train part "
                             "(the main sls row stays a cold start)")
+    bench.add_argument("--ceiling", action="store_true",
+                       help="also measure what any router could reach on each file: a one-call router with every "
+                            "model's label (cross-fitted) within 10%% of the best model's cost, and a context-free "
+                            "cold-start bandit")
     bench.set_defaults(func=cmd_bench)
     report = sub.add_parser("report", help="markdown tables and an accuracy-cost plot from bench result JSON files")
     report.add_argument("results", nargs="+", help="result JSON files written by `sls bench --out`")

@@ -32,9 +32,13 @@ from ..verifiers import Verifier
 
 SLS_VARIANTS = ("sls", "sls-no-cache", "sls-no-update", "sls-no-predictor")
 # Not in the default set of every task: `sls-cascade` calls candidates in turn
-# until a verifier accepts (several calls per query, its own row); `sls-pretrained`
-# first learns every model's label on the train part (needs --train-frac).
-EXTRA_VARIANTS = ("sls-cascade", "sls-pretrained")
+# until a verifier accepts (several calls per query, its own row); with a train
+# part (--train-frac), `sls-online-train` first serves the train part online, one
+# call per query and only its own answers' labels, like a deployment that began
+# when the baselines' training data was collected, and `sls-pretrained` first
+# learns every model's label on it (the baselines' full information).
+EXTRA_VARIANTS = ("sls-cascade", "sls-online-train", "sls-pretrained")
+TRAIN_PART_VARIANTS = ("sls-online-train", "sls-pretrained")
 
 
 @dataclass
@@ -87,11 +91,16 @@ class ReplayTask:
         return sum(len(g) for g in self.groups)
 
 
-def split_task(task: ReplayTask, train_frac: float) -> tuple[ReplayTask, ReplayTask]:
-    """The first `train_frac` of every group, and the rest."""
+def train_sizes(task: ReplayTask, train_frac: float) -> list[int]:
+    """How many queries of each group the train part takes."""
     if not 0.0 < train_frac < 1.0:
         raise ValueError(f"train_frac must be in (0, 1), got {train_frac}")
-    cuts = [max(1, min(len(g) - 1, int(round(len(g) * train_frac)))) for g in task.groups]
+    return [max(1, min(len(g) - 1, int(round(len(g) * train_frac)))) for g in task.groups]
+
+
+def split_task(task: ReplayTask, train_frac: float) -> tuple[ReplayTask, ReplayTask]:
+    """The first `train_frac` of every group, and the rest."""
+    cuts = train_sizes(task, train_frac)
     train = copy.copy(task)
     test = copy.copy(task)
     train.groups = [g.subset(0, c) for g, c in zip(task.groups, cuts)]
@@ -306,11 +315,16 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
 def _job(args: tuple) -> tuple[str, str, dict[str, Any]]:
     task, gi, variant, feedback, base, train = args
     cfg = sls_config(task, variant, base, feedback)
-    if variant != "sls-pretrained":
+    if variant not in TRAIN_PART_VARIANTS:
         tally, _ = replay_group(task, task.groups[gi], cfg, variant, feedback)
         return variant, task.groups[gi].name, tally
     if train is None:
-        raise ValueError("sls-pretrained learns on the train part: set train_frac (--train-frac)")
+        raise ValueError(f"{variant} starts on the train part: set train_frac (--train-frac)")
+    if variant == "sls-online-train":
+        warm, engine = replay_group(train, train.groups[gi], cfg, "sls", feedback)
+        tally, _ = replay_group(task, task.groups[gi], cfg, "sls", feedback, engine)
+        tally["warmup_cost"] = warm["cost"]
+        return variant, task.groups[gi].name, tally
     fd, path = tempfile.mkstemp(prefix="sls_warm_", suffix=".jsonl")
     os.close(fd)
     try:
@@ -329,11 +343,12 @@ def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedbac
     """Rows for the SLS variants, and per-group detail. Cold start: every group
     starts from an empty state, in parallel processes; `warm` carries one
     engine through the groups in order. `train` (the groups' train parts) is
-    only read by `sls-pretrained`."""
+    only read by the TRAIN_PART_VARIANTS."""
     tallies: dict[str, dict[str, dict[str, Any]]] = {v: {} for v in variants}
     if warm:
-        if "sls-pretrained" in variants:
-            raise ValueError("sls-pretrained is a per-file warm start; it does not combine with --warm")
+        per_file = [v for v in variants if v in TRAIN_PART_VARIANTS]
+        if per_file:
+            raise ValueError(f"{per_file[0]} starts each file on its train part; it does not combine with --warm")
         for v in variants:
             engine = None
             cfg = sls_config(task, v, base, feedback)
@@ -371,6 +386,8 @@ def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedbac
         more: dict[str, Any] = {}
         if any("unanswered" in t for t in ts):
             more["unanswered"] = sum(t.get("unanswered", 0) for t in ts)
+        if any("warmup_cost" in t for t in ts):  # what serving the train part cost (not in cost_usd)
+            more["warmup_cost_usd"] = round(sum(t.get("warmup_cost", 0.0) for t in ts), 4)
         rows.append(row(v, sum(t["correct"] for t in ts), n, sum(t["cost"] for t in ts),
                         sum(t["time"] for t in ts), sum(t["calls"] for t in ts), hits,
                         wrong_cache_hits=wrong, cache_tiers=tiers, models_called=models, **more))
@@ -412,14 +429,15 @@ def run_bench(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedba
               progress: Callable[[str], None] | None = None, train_frac: float | None = None,
               baselines: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Every row of a replay. With `train_frac`, each group's first part trains
-    the static-scheduling baselines (and `sls-pretrained`), and every row, SLS
+    the static-scheduling baselines (and the TRAIN_PART_VARIANTS), and every row, SLS
     (still from a cold start) included, is scored on the rest only."""
     t0 = time.perf_counter()
     train = None
     if train_frac:
         train, task = split_task(task, train_frac)
-    elif baselines or "sls-pretrained" in variants:
-        raise ValueError("the static baselines and sls-pretrained need a train part: set train_frac (--train-frac)")
+    elif baselines or set(variants) & set(TRAIN_PART_VARIANTS):
+        raise ValueError("the static baselines, sls-online-train and sls-pretrained need a train part: "
+                         "set train_frac (--train-frac)")
     rows, detail = sls_rows(task, variants, feedback, warm, base, workers, progress, train=train)
     overhead = detail.pop("overhead_us", {"p50": None, "p99": None})
     tallies = detail.pop("_tallies")

@@ -97,6 +97,9 @@ def task_markdown(result: dict[str, Any]) -> str:
     table = [[r["method"], r["accuracy"], r["cost_usd"], r["time_s"], r["llm_calls"], r.get("cache_hits", 0)]
              for r in result["rows"]]
     lines += ["### All methods", "", _md_table(["method", "accuracy", "cost $", "time s", "LLM calls", "cache hits"], table), ""]
+    lines += [f"{r['method']} also served the train part first, for ${r['warmup_cost_usd']:.4f} (not in its cost above)."
+              for r in result["rows"] if "warmup_cost_usd" in r] + [""]
+    lines += _ceiling_lines(result)
     lines += _versus(result, "### SLS")
     lines += _cascade_lines(result, "###")
     files = result.get("files") or {}
@@ -130,6 +133,29 @@ def _versus(result: dict[str, Any], heading: str) -> list[str]:
                   f"${best['cost_usd']:.4f}; SLS reaches {s['accuracy'] / best['accuracy']:.1%} of its accuracy "
                   f"at {s['cost_usd'] / best['cost_usd']:.1%} of its cost.", ""]
     return lines
+
+
+def _ceiling_lines(result: dict[str, Any]) -> list[str]:
+    """`sls bench --ceiling`: per file, what any one-call router could reach, next to SLS."""
+    ceiling = result.get("ceiling")
+    if not ceiling:
+        return []
+    files = result.get("files") or {}
+    table = []
+    for name, c in ceiling.items():
+        f, b = c["full_information"], c["bandit"]
+        rows = _rows(files[name]) if name in files else _rows(result)
+        sls = {m: rows[m]["accuracy"] if m in rows else None for m in ("sls", "sls-online-train")}
+        table.append([name, f"{f['best_single']} {f['best_single_accuracy']:.4f} (${f['best_single_cost_usd']:.4f})",
+                      f"{f['accuracy']:.4f} (${f['cost_usd']:.4f})", b["cold"]["accuracy"],
+                      b["online-from-train"]["accuracy"], sls["sls"], sls["sls-online-train"]])
+    head = ["file", "best single (whole file)", "full-information one-call ceiling, <= 10% of its cost",
+            "bandit, cold", "bandit, online from train part", "sls", "sls-online-train"]
+    return ["### What any router could reach", "",
+            "Full information: per-model classifiers on the query text trained, fold by fold, on every model's "
+            "label of the rest of the file, the best plan chosen in hindsight. Bandit: a context-free Thompson "
+            "sampler that, like SLS, sees only the label of the answer it served (mean of 20 seeds, test part).", "",
+            _md_table(head, table), ""]
 
 
 def _cascade_lines(result: dict[str, Any], heading: str) -> list[str]:

@@ -66,6 +66,23 @@ def test_pretrained_needs_a_train_part(synthetic_task, tmp_path):
     assert set(first) == {"query", "model", "score", "task", "output_tokens"}
 
 
+def test_online_train_serves_the_train_part_first_and_reports_its_spend(make_task):
+    """sls-online-train answers the train part online (one call per query, its
+    own labels only) and then the test part: scored on the test part like every
+    row, with what the train part cost reported apart."""
+    task = make_task(groups=1, n=200)
+    base = _base(task)
+    with pytest.raises(ValueError, match="train"):
+        run_bench(task, ("sls-online-train",), base=base, workers=1)
+    result = run_bench(task, ("sls", "sls-online-train"), base=base, workers=1, train_frac=0.5)
+    by = {r["method"]: r for r in result["rows"]}
+    online = by["sls-online-train"]
+    assert online["llm_calls"] == 100 == by["sls"]["llm_calls"]
+    assert online["warmup_cost_usd"] > 0 and "warmup_cost_usd" not in by["sls"]
+    # it starts the scored part with 100 queries of its own experience
+    assert online["accuracy"] >= by["sls"]["accuracy"] - 0.02
+
+
 def test_run_bench_with_train_frac_scores_every_row_on_the_test_part(make_task):
     task = make_task(groups=2, n=80)
     base = _base(task)

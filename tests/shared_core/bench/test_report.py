@@ -65,6 +65,20 @@ def test_markdown_has_a_table_per_task_and_per_file():
     assert "`p.png`" in md
 
 
+def test_markdown_shows_the_ceiling_and_the_warm_up_spend():
+    result = _result(files=False)
+    result["rows"].append(_row("sls-online-train", 0.71, 0.11, 82.0, warmup_cost_usd=0.03))
+    result["ceiling"] = {"mbpp": {
+        "full_information": {"accuracy": 0.66, "cost_usd": 0.11, "budget_usd": 0.28, "best_single": "big",
+                             "best_single_accuracy": 0.686, "best_single_cost_usd": 2.8, "auc": {"big": 0.58}},
+        "bandit": {"cold": {"accuracy": 0.53, "accuracy_sd": 0.03, "cost_usd": 0.09},
+                   "online-from-train": {"accuracy": 0.54, "accuracy_sd": 0.03, "cost_usd": 0.08}}}}
+    md = markdown([result])
+    assert "sls-online-train also served the train part first, for $0.0300" in md
+    assert "### What any router could reach" in md
+    assert "| mbpp | big 0.6860 ($2.8000) | 0.6600 ($0.1100) | 0.5300 | 0.5400 | 0.7000 | 0.7100 |" in md
+
+
 def test_write_report_and_plot(tmp_path):
     pytest.importorskip("matplotlib")
     out, png = tmp_path / "r.md", tmp_path / "p.png"
