@@ -81,6 +81,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     task = load_bench_task(args)
     base = bench_config(args.task, task.candidates, args.config)
     variants, train_frac, baselines = bench_plan(args)
+    if args.ceiling and not train_frac:
+        raise SystemExit("sls bench --ceiling: the bandit reference is scored on the test part: give --train-frac")
     progress = _progress((len(variants) + len(baselines)) * len(task.groups)) if not args.quiet else None
     result = run_bench(task, variants, args.feedback, args.warm, base, args.workers, progress,
                        train_frac=train_frac, baselines=baselines)
@@ -98,13 +100,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench_ceiling(task, base, train_frac: float | None) -> dict:
+def bench_ceiling(task, base, train_frac: float) -> dict:
     """--ceiling: the full-information one-call ceiling and the bandit reference, printed and returned."""
     from .bench.ceiling import ceiling_report, format_ceiling
     from .bench.replay import train_sizes
 
-    if not train_frac:
-        raise SystemExit("sls bench --ceiling: the bandit reference is scored on the test part: give --train-frac")
     wtp = base.preferences.willingness_to_pay_usd or 0.01
     report = ceiling_report(task.groups, task.models, train_sizes(task, train_frac), wtp)
     print(format_ceiling(report))
