@@ -63,7 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from shared_core.candidates import Answer, split_for_stream
 from shared_core.config import SLSConfig, expand_env
-from shared_core.engine import Engine, Result
+from shared_core.engine import Engine, Result, StreamEvent
 from shared_core.errors import ConfigError
 from shared_core.request import Request
 from shared_core.tokens import count_message_tokens, count_tokens, get_encoding
@@ -545,16 +545,8 @@ class SmartRouterLLM(BaseChatModel):
                 yield from _held_empties(as_chunk(p) for p in runnable.stream(call.messages, config=config,
                                                                               **call.invoke_kwargs))
 
-        def to_answer(name: str, chunks: list[AIMessageChunk]) -> Answer:
-            return self._answer(call, merge_chunks(chunks))
-
-        for event in self._engine.stream(call.request, open_stream, to_answer):
-            if event.kind == "chunk":
-                seen.note(event.chunk)
-                yield ChatGenerationChunk(message=event.chunk)
-            elif event.result is not None:
-                for chunk in seen.closing(event.result):
-                    yield ChatGenerationChunk(message=chunk)
+        for event in self._engine.stream(call.request, open_stream, self._stream_answer(call)):
+            yield from seen.generations(event)
 
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
@@ -578,16 +570,13 @@ class SmartRouterLLM(BaseChatModel):
                 if holder.held is not None:
                     yield holder.held
 
-        def to_answer(name: str, chunks: list[AIMessageChunk]) -> Answer:
-            return self._answer(call, merge_chunks(chunks))
+        async for event in self._engine.astream(call.request, open_stream, self._stream_answer(call)):
+            for generation in seen.generations(event):
+                yield generation
 
-        async for event in self._engine.astream(call.request, open_stream, to_answer):
-            if event.kind == "chunk":
-                seen.note(event.chunk)
-                yield ChatGenerationChunk(message=event.chunk)
-            elif event.result is not None:
-                for chunk in seen.closing(event.result):
-                    yield ChatGenerationChunk(message=chunk)
+    def _stream_answer(self, call: _Call) -> Callable[[str, list[AIMessageChunk]], Answer]:
+        """The engine's `to_answer`: a candidate's streamed chunks as one answer."""
+        return lambda name, chunks: self._answer(call, merge_chunks(chunks))
 
 
 class _Seen:
@@ -597,6 +586,15 @@ class _Seen:
     def __init__(self) -> None:
         self.usage = False
         self.model_name = False
+
+    def generations(self, event: StreamEvent) -> list[ChatGenerationChunk]:
+        """What the caller sees of an engine stream event."""
+        if event.kind == "chunk":
+            self.note(event.chunk)
+            return [ChatGenerationChunk(message=event.chunk)]
+        if event.result is None:
+            return []
+        return [ChatGenerationChunk(message=chunk) for chunk in self.closing(event.result)]
 
     def note(self, chunk: AIMessageChunk) -> None:
         self.usage = self.usage or chunk.usage_metadata is not None
