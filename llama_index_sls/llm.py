@@ -39,6 +39,7 @@ import hashlib
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,16 @@ def _template_question(prompt: BasePromptTemplate, prompt_args: dict[str, Any]) 
     if value is None:
         value = (getattr(prompt, "kwargs", None) or {}).get("query_str")
     return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+@contextmanager
+def _asking(prompt: BasePromptTemplate, prompt_args: dict[str, Any]) -> Iterator[None]:
+    """Remember a template call's question while LlamaIndex turns it into messages."""
+    token = _QUESTION.set(_template_question(prompt, prompt_args))
+    try:
+        yield
+    finally:
+        _QUESTION.reset(token)
 
 
 def _context_digest(engine_messages: list[dict[str, Any]], question: str) -> str:
@@ -254,32 +265,20 @@ class SmartRouterLLM(FunctionCallingLLM):
 
     # -- template predictions: remember the question (see the module doc) -------------------
     def predict(self, prompt: BasePromptTemplate, **prompt_args: Any) -> str:
-        token = _QUESTION.set(_template_question(prompt, prompt_args))
-        try:
+        with _asking(prompt, prompt_args):
             return super().predict(prompt, **prompt_args)
-        finally:
-            _QUESTION.reset(token)
 
     async def apredict(self, prompt: BasePromptTemplate, **prompt_args: Any) -> str:
-        token = _QUESTION.set(_template_question(prompt, prompt_args))
-        try:
+        with _asking(prompt, prompt_args):
             return await super().apredict(prompt, **prompt_args)
-        finally:
-            _QUESTION.reset(token)
 
     def stream(self, prompt: BasePromptTemplate, **prompt_args: Any) -> TokenGen:
-        token = _QUESTION.set(_template_question(prompt, prompt_args))
-        try:
+        with _asking(prompt, prompt_args):
             return super().stream(prompt, **prompt_args)  # the request is built before this returns
-        finally:
-            _QUESTION.reset(token)
 
     async def astream(self, prompt: BasePromptTemplate, **prompt_args: Any) -> TokenAsyncGen:
-        token = _QUESTION.set(_template_question(prompt, prompt_args))
-        try:
+        with _asking(prompt, prompt_args):
             return await super().astream(prompt, **prompt_args)
-        finally:
-            _QUESTION.reset(token)
 
     # -- calling one candidate ------------------------------------------------------------
     def _chat_answer(self, model: str, call: _Call, response: ChatResponse | None) -> Answer:
