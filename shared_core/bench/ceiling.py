@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .baselines.common import Arrays
 from .replay import ReplayGroup
 
 
@@ -43,10 +44,10 @@ class Ceiling:
         return out
 
 
-def _arrays(group: ReplayGroup, models: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    y = np.stack([np.asarray(group.correct[m], dtype=float) for m in models], axis=1)
-    c = np.stack([np.asarray(group.cost[m], dtype=float) for m in models], axis=1)
-    return y, c
+def _arrays(group: ReplayGroup, models: list[str]) -> tuple[Arrays, np.ndarray, np.ndarray]:
+    """The group's outcomes, and its correctness and cost as query x model arrays."""
+    arr = Arrays.of(group, models)
+    return arr, arr.correct.T.astype(float), arr.cost.T
 
 
 def cross_fitted_success(texts: list[str], y: np.ndarray, folds: int = 10, seed: int = 0,
@@ -89,8 +90,8 @@ def full_information_ceiling(group: ReplayGroup, models: list[str], budget_frac:
                              ) -> Ceiling:
     """The most accurate one-call plan within `budget_frac` of the most accurate
     single model's cost, from cross-fitted full-information classifiers."""
-    y, c = _arrays(group, models)
-    best = int(np.lexsort((c.sum(0), -y.mean(0)))[0])
+    arr, y, c = _arrays(group, models)
+    best = arr.best()
     budget = budget_frac * float(c[:, best].sum())
     rows = np.arange(len(y))
     acc, cost, auc = -1.0, 0.0, {}
@@ -131,7 +132,7 @@ def thompson_replay(y: np.ndarray, c: np.ndarray, start: int, score_from: int, w
 def bandit_reference(group: ReplayGroup, models: list[str], train_size: int, wtp: float,
                      seeds: int = 20) -> dict[str, dict[str, float]]:
     """Mean and spread over seeds, cold on the test part and online from the train part."""
-    y, c = _arrays(group, models)
+    _, y, c = _arrays(group, models)
     out = {}
     for name, start in (("cold", train_size), ("online-from-train", 0)):
         runs = np.array([thompson_replay(y, c, start, train_size, wtp, s) for s in range(seeds)])
