@@ -172,6 +172,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .config import SLSConfig
+    from .runner import RunOptions, run_batch
+
+    config = SLSConfig.from_yaml(args.config)
+    options = RunOptions(Path(args.input), Path(args.output), Path(args.journal) if args.journal else None,
+                         Path(args.summary) if args.summary else None, args.on_bad_line, args.budget,
+                         args.concurrency, progress=not args.quiet)
+    if not options.input.is_file():
+        raise SystemExit(f"sls run: no input file at {options.input}")
+    data_dir = Path(args.data) if args.data else default_data_dir()
+    try:
+        summary = run_batch(config, options, data_dir, simulated=args.simulated)
+    except KeyboardInterrupt:
+        print(f"\nsls run: interrupted; what finished is in {options.output}: run the same command to continue",
+              file=sys.stderr)
+        return 130
+    for bad in summary["bad_lines"]:
+        print(f"sls run: skipped {options.input} line {bad['line']}: {bad['error']}", file=sys.stderr)
+    if summary["not_run"]:
+        print(f"sls run: budget ${summary['budget_usd']:g} reached: {summary['not_run']} jobs not run "
+              "(listed in the summary; a larger --budget runs them)", file=sys.stderr)
+    print(f"sls run: {summary['done']}/{summary['jobs']} jobs done ({summary['errors']} errors), "
+          f"${summary['cost_usd']:.6f}, hits {summary['hits']}, calls {summary['calls']}, {summary['wall_s']} s",
+          file=sys.stderr)
+    if options.summary:
+        options.summary.write_text(json.dumps(summary, indent=1))
+    return 0
+
+
+RUN_EXAMPLES = """examples:
+  sls run --config router.yaml --input jobs.jsonl --output answers.jsonl --summary summary.json
+  sls run --config shared_core/defaults/demo.yaml --simulated --input jobs.jsonl --output out.jsonl
+  sls run ... --budget 2.50 --on-bad-line stop --concurrency 64
+
+jobs.jsonl holds one job a line:
+  {"id": "a1", "prompt": "...", "task": "logparsing"}
+  {"id": "a2", "messages": [{"role": "user", "content": "..."}], "max_cost": 0.01, "tenant": "acme"}
+Killed or interrupted, the same command continues where it stopped: no job is
+lost, written twice or paid twice (the journal is <output>.journal).
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sls", description="SmartLLMs Scheduler: cache, predict, route, learn.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,6 +249,24 @@ def build_parser() -> argparse.ArgumentParser:
                             "model's label (cross-fitted) within 10%% of the best model's cost, and a context-free "
                             "cold-start bandit")
     bench.set_defaults(func=cmd_bench)
+    run = sub.add_parser("run", help="run a batch of jobs (JSON lines) through the router, resumably",
+                         description="Run every job of a JSON-lines file through the router on asyncio, within "
+                                     "the YAML's concurrency, rate limits and budget; one output line per job.",
+                         epilog=RUN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("--config", required=True, help="router YAML: candidates with a provider, run/limits settings")
+    run.add_argument("--input", required=True, help="jobs, one JSON object a line")
+    run.add_argument("--output", required=True, help="answers, one JSON line per finished job (appended on resume)")
+    run.add_argument("--summary", help="write the run's summary JSON here")
+    run.add_argument("--journal", help="the paid-answers journal (default: <output>.journal)")
+    run.add_argument("--on-bad-line", choices=["skip", "stop"], default="skip",
+                     help="a line that is not a valid job: report it and skip it (default), or stop before running")
+    run.add_argument("--budget", type=float, help="USD for the whole batch (default: budget.run_budget_usd)")
+    run.add_argument("--concurrency", type=int, help="jobs in flight at once (default: run.concurrency, 32)")
+    run.add_argument("--simulated", action="store_true",
+                     help="candidates without a provider are sls demo's SIMULATED models (for demo.yaml)")
+    run.add_argument("--data", help="folder that replay paths are read from (default: $SLS_DATA or ../shared/data)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
     report = sub.add_parser("report", help="markdown tables and an accuracy-cost plot from bench result JSON files")
     report.add_argument("results", nargs="+", help="result JSON files written by `sls bench --out`")
     report.add_argument("--out", help="write the markdown here (default: print it)")

@@ -34,6 +34,22 @@ class LatencyHint:
 
 
 @dataclass
+class CandidateLimits:
+    """What a provider allows this candidate: calls in flight, requests and
+    tokens (input + expected output) per minute. None: no limit. `sls run`
+    keeps to them; interactive adapters do not queue."""
+
+    concurrency: int | None = None
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+
+    def validate(self, path: str) -> None:
+        for name in ("concurrency", "requests_per_minute", "tokens_per_minute"):
+            if getattr(self, name) is not None:
+                _positive(getattr(self, name), f"{path}.{name}")
+
+
+@dataclass
 class CandidateConfig:
     """One model the router may call. Prices are USD per 1M tokens."""
 
@@ -46,6 +62,7 @@ class CandidateConfig:
     quality_prior: float = 0.5
     expected_output_tokens: int = 256
     provider: dict[str, Any] = field(default_factory=dict)
+    limits: CandidateLimits = field(default_factory=CandidateLimits)
 
     def validate(self, path: str) -> None:
         if not self.name or not re.fullmatch(r"[\w.:/@+-]+", self.name):
@@ -60,6 +77,7 @@ class CandidateConfig:
         if unknown:
             raise ConfigError(f"{path}.capabilities", f"unknown {sorted(unknown)}; known: {sorted(KNOWN_CAPABILITIES)}")
         self.latency.validate(f"{path}.latency")
+        self.limits.validate(f"{path}.limits")
 
     def cost_usd(self, input_tokens: float, output_tokens: float) -> float:
         return (input_tokens * self.price_in + output_tokens * self.price_out) / 1e6
@@ -199,6 +217,25 @@ class FallbackConfig:
 
 
 @dataclass
+class RunConfig:
+    """`sls run`: jobs in flight at once, and retries of a call that got a 429
+    or a 5xx (exponential backoff with jitter from backoff_initial_s up to
+    backoff_max_s) before the engine falls back to the next candidate."""
+
+    concurrency: int = 32
+    max_retries: int = 3
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+    def validate(self, path: str) -> None:
+        _positive(self.concurrency, f"{path}.concurrency")
+        _non_negative(self.max_retries, f"{path}.max_retries")
+        _positive(self.backoff_initial_s, f"{path}.backoff_initial_s")
+        if not self.backoff_max_s >= self.backoff_initial_s:
+            raise ConfigError(f"{path}.backoff_max_s", f"{self.backoff_max_s!r} must be >= backoff_initial_s")
+
+
+@dataclass
 class SLSConfig:
     candidates: list[CandidateConfig]
     preferences: Preferences = field(default_factory=Preferences)
@@ -208,6 +245,7 @@ class SLSConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     state: StateConfig = field(default_factory=StateConfig)
     fallback: FallbackConfig = field(default_factory=FallbackConfig)
+    run: RunConfig = field(default_factory=RunConfig)
     verifiers: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 0
 
@@ -223,7 +261,7 @@ class SLSConfig:
             if cand.name in seen:
                 raise ConfigError(f"candidates[{i}].name", f"duplicate name '{cand.name}'")
             seen.add(cand.name)
-        for name in ("preferences", "budget", "cache", "predictor", "encoder", "state", "fallback"):
+        for name in ("preferences", "budget", "cache", "predictor", "encoder", "state", "fallback", "run"):
             getattr(self, name).validate(name)
         for i, ver in enumerate(self.verifiers):
             if not isinstance(ver, dict) or "type" not in ver:
