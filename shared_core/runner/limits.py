@@ -16,10 +16,11 @@ class PerMinute:
     worth at most; waiters are served in arrival order. A call larger than the
     bucket waits for a full bucket, then takes it (it could never fit)."""
 
-    def __init__(self, rate: float, clock=time.monotonic):
+    def __init__(self, rate: float, clock=time.monotonic, sleep=asyncio.sleep):
         self.rate = float(rate)
         self.level = float(rate)
         self.clock = clock
+        self.sleep = sleep
         self.stamp = clock()
         self._turn = asyncio.Lock()
 
@@ -33,7 +34,7 @@ class PerMinute:
         async with self._turn:
             self._refill()
             while self.level < amount:
-                await asyncio.sleep((amount - self.level) * 60.0 / self.rate)
+                await self.sleep((amount - self.level) * 60.0 / self.rate)
                 self._refill()
             self.level -= amount
 
