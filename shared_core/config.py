@@ -185,13 +185,15 @@ class PredictorConfig:
 
 @dataclass
 class EncoderConfig:
-    type: str = "hashing"  # hashing | sentence_transformers
-    dim: int = 256
-    model: str | None = None
+    type: str = "hashing"  # a name in shared_core.encoders.ENCODERS: hashing | minilm | sentence_transformers
+    dim: int = 256  # hashing only; a model's width is its own
+    model: str | None = None  # minilm: a weights package name or a model folder
 
     def validate(self, path: str) -> None:
-        if self.type not in ("hashing", "sentence_transformers"):
-            raise ConfigError(f"{path}.type", f"'{self.type}' is not one of hashing, sentence_transformers")
+        from .encoders import ENCODERS
+
+        if self.type not in ENCODERS:
+            raise ConfigError(f"{path}.type", f"'{self.type}' is not one of {', '.join(sorted(ENCODERS))}")
         _positive(self.dim, f"{path}.dim")
 
 
