@@ -28,7 +28,6 @@ from .candidates import Answer, Candidate
 from .config import SLSConfig
 from .encoders import Encoder, make_encoder
 from .errors import NoCandidateError, RequestError
-from .health import Health, RetryPolicy
 from .predictor import Predictor
 from .request import Request
 from .scheduler import Decision, Scheduler
@@ -162,7 +161,7 @@ class Engine:
     def __init__(self, config: SLSConfig, candidates: dict[str, Candidate] | list[Candidate] | None = None, *,
                  encoder: Encoder | None = None, store: StateStore | None = None,
                  verifiers: list[Verifier] | None = None, learn: bool | None = None,
-                 scheduler: Scheduler | None = None, retry: RetryPolicy | None = None):
+                 scheduler: Scheduler | None = None):
         self.config = config
         if isinstance(candidates, list):
             candidates = {c.name: c for c in candidates}
@@ -180,8 +179,7 @@ class Engine:
         self.updater = UpdateManager(self.predictor, self.cache, store, config.state.autosave_every, learn=learn)
         self.verifiers = list(verifiers) if verifiers is not None else [make_verifier(v) for v in config.verifiers]
         self.spent_usd = 0.0
-        self.health = Health(config.fallback.cooldown_s)
-        self.retry = retry or RetryPolicy()
+        self._cooling: dict[str, tuple[float, str]] = {}
         self._lock = threading.RLock()
         get_encoding()  # load tiktoken's tables now, not in the first request
         saved = self.updater.load()
@@ -232,13 +230,14 @@ class Engine:
                                            explore=self.config.predictor.learn)
         cands = [self.config.candidate(n) for n in names]
         decision = self.scheduler.decide(request, cands, {e.model: e for e in estimates}, self.spent_usd,
-                                         self.health.exclusions(names))
+                                         self.cooling())
         if decision.chosen is None:
             raise NoCandidateError(decision.excluded)
         return decision
 
     def cooling(self) -> dict[str, str]:
-        return self.health.cooling()
+        now = time.monotonic()
+        return {m: why for m, (until, why) in self._cooling.items() if until > now}
 
     # -- running -------------------------------------------------------------------------
     def run(self, request: Request, call: Callable[[str, Request], Answer] | None = None, *,
@@ -253,8 +252,7 @@ class Engine:
         steps = _Steps(self._fallback(plan, cascade))
         for step in steps:
             try:
-                steps.value = self.retry.call(partial(call, step.model, request)) if isinstance(step, _Call) \
-                    else step()
+                steps.value = call(step.model, request) if isinstance(step, _Call) else step()
             except Exception as exc:
                 steps.error = exc
         return steps.result
@@ -269,7 +267,7 @@ class Engine:
         steps = _Steps(self._fallback(plan, cascade))
         for step in steps:
             try:
-                steps.value = await (self.retry.acall(partial(acall, step.model, request)) if isinstance(step, _Call)
+                steps.value = await (acall(step.model, request) if isinstance(step, _Call)
                                      else asyncio.to_thread(step))
             except Exception as exc:
                 steps.error = exc
@@ -333,7 +331,6 @@ class Engine:
             except Exception as exc:  # provider errors: cool the model down, try the next
                 self._failed(model, exc, attempts)
                 continue
-            self.health.succeeded(model)
             answer.complete_usage(plan.request, self.config.candidate(model), time.perf_counter() - t0,
                                   plan.input_tokens)
             if cascade and not (yield partial(self._cascade_accepts, plan, model, answer, attempts, rejected)):
@@ -357,7 +354,6 @@ class Engine:
                 if step.chunks:  # the caller has shown part of this answer: too late to switch
                     raise
                 continue
-            self.health.succeeded(model)
             answer = to_answer(model, step.chunks).complete_usage(plan.request, self.config.candidate(model),
                                                                   time.perf_counter() - t0, plan.input_tokens)
             result = yield partial(self._verify_result, plan, self._finish(plan, model, answer, attempts))
@@ -385,7 +381,8 @@ class Engine:
         why = f"{type(exc).__name__}: {exc}"[:300]
         log.warning("candidate %s failed (%s); falling back", model, why)
         attempts.append({"model": model, "error": why})
-        self.health.failed(model, why, exc)
+        with self._lock:
+            self._cooling[model] = (time.monotonic() + self.config.fallback.cooldown_s, why)
 
     def _cascade_accepts(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]],
                          rejected: "_Rejected") -> bool:
