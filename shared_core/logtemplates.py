@@ -114,26 +114,52 @@ def to_template(raw_output: str) -> str:
 
 @dataclass(frozen=True)
 class TemplatePattern:
+    """A template read as `parts[0] <*> parts[1] ... <*> parts[-1]`, each `<*>`
+    covering at least one character.
+
+    Matching is tokenised, not a regex: templates come from model answers, and
+    a backtracking regex of `(.+?)` groups takes exponential time on a line it
+    does not fit. Each wildcard takes the shortest span after which the next
+    literal part occurs (one `str.find` per part, left to right; the last part
+    is anchored at the end of the line), which is the same split the lazy regex
+    would find: the rest of the template starts with a wildcard, so if it fits
+    after some occurrence of a part it also fits after the earliest one. The
+    work is linear in the line plus the template.
+    """
+
     template: str
-    regex: re.Pattern
+    parts: tuple[str, ...]
     literal_alpha: int  # letters outside wildcards: how specific the template is
     literal_chars: int
     slots: int
 
     def match(self, line: str) -> tuple[str, ...] | None:
         """The text each wildcard covers when the template matches the whole line."""
-        m = self.regex.fullmatch(fold_ws(line))
-        return m.groups() if m else None
+        line = fold_ws(line)
+        if not self.slots:
+            return () if line == self.template else None
+        first, last = self.parts[0], self.parts[-1]
+        end = len(line) - len(last)  # where the last wildcard's span ends
+        if end < len(first) + self.slots or not line.startswith(first) or not line.endswith(last):
+            return None
+        captures, pos = [], len(first)
+        for part in self.parts[1:-1]:
+            found = line.find(part, pos + 1, end - 1)  # a non-empty span before it, and after it
+            if found < 0:
+                return None
+            captures.append(line[pos:found])
+            pos = found + len(part)
+        captures.append(line[pos:end])
+        return tuple(captures)
 
 
 def compile_template(template: str) -> TemplatePattern:
     template = fold_ws(template)
     parts = template.split(WILDCARD)
-    regex = "(.+?)".join(re.escape(p) for p in parts)
     literal = "".join(parts)
     return TemplatePattern(
         template=template,
-        regex=re.compile(regex, re.DOTALL),
+        parts=tuple(parts),
         literal_alpha=len(_LETTER.findall(literal)),
         literal_chars=len(literal.replace(" ", "")),
         slots=len(parts) - 1,

@@ -1,12 +1,17 @@
 """to_template: the post-processing shared by every method of the log-parsing replay."""
 
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared_core.bench.log_agreement import agreement_report
-from shared_core.logtemplates import fold_ws, is_correct, to_template
+from shared_core.logtemplates import compile_template, fold_ws, is_correct, to_template
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("SLS_DATA", REPO.parent / "shared" / "data")) / "logparsing"
@@ -88,3 +93,60 @@ def test_hdfs_accuracy_matches_authors(tmp_path):
     assert mixtral["rows"] == 2000
     assert abs(mixtral["accuracy_ours"] - mixtral["accuracy_theirs"]) <= 0.02
     assert mixtral["idempotent"] == 1.0
+
+
+# -- templates as patterns: model output is untrusted, so matching must stay linear --
+
+def _regex_match(template: str, line: str):
+    """The reference reading: `<*>` as a lazy `(.+?)` group, the whole line matched."""
+    parts = fold_ws(template).split("<*>")
+    m = re.fullmatch("(.+?)".join(map(re.escape, parts)), fold_ws(line), re.DOTALL)
+    return m.groups() if m else None
+
+
+@pytest.mark.parametrize("template, line, expected", [
+    ("PacketResponder <*> for block <*> terminating", "PacketResponder 1 for block blk_2 terminating", ("1", "blk_2")),
+    ("<*>", "anything at all", ("anything at all",)),
+    ("<*><*>", "abc", ("a", "bc")),
+    ("a <*> a <*> a", "a x a y a a", ("x", "y a")),
+    ("no wildcard", "no  wildcard", ()),
+    ("no wildcard", "no wildcards", None),
+    ("<*> end", "end", None),  # a wildcard covers at least one character
+    ("a<*>a", "aa", None),
+    ("start <*>", "start ", None),
+])
+def test_pattern_match(template, line, expected):
+    assert compile_template(template).match(line) == expected == _regex_match(template, line)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", " ", "<*>"]), max_size=8).map("".join),
+       st.text(st.sampled_from("ab "), max_size=12))
+def test_pattern_match_agrees_with_lazy_regex(template, line):
+    assert compile_template(template).match(line) == _regex_match(template, line)
+
+
+_ADVERSARIAL = """
+import sys
+from shared_core.logtemplates import compile_template
+from shared_core.request import Request
+from shared_core.verifiers.log_template import LogTemplateVerifier
+from shared_core.cache.reuse.log_template import LogTemplateReuser
+for n in (20, 40, 200):
+    for template, line in [(" ".join(["<*>"] * n) + " end", " ".join(["a"] * (n + 10))),
+                           ("<*>a" * n + "b", "a" * (4 * n)),
+                           ("x" + "<*> <*>," * n, "x" + " ," * (3 * n) + " y")]:
+        assert compile_template(template).match(line) is None
+        request = Request(messages=[{"role": "user", "content": line}], task="logparsing")
+        assert LogTemplateVerifier().verify(request, template) == 0.0
+        LogTemplateReuser().learn("s", request, template, 1)
+print("done")
+"""
+
+
+def test_adversarial_templates_do_not_hang():
+    # a backtracking matcher needs minutes at n=20 and longer than the universe at n=200;
+    # the timeout only guards against a hang, it is no speed target
+    out = subprocess.run([sys.executable, "-c", _ADVERSARIAL], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "done"
