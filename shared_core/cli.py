@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -34,7 +35,7 @@ def bench_config(task_name: str, candidates: list, config_path: str | None):
         pkg = resources.files("shared_core.defaults")
         data = yaml.safe_load(pkg.joinpath(name).read_text()) if pkg.joinpath(name).is_file() else {}
     data = {k: v for k, v in data.items() if k != "candidates"}
-    data["candidates"] = [c.__dict__ | {"latency": c.latency.__dict__} for c in candidates]
+    data["candidates"] = [dataclasses.asdict(c) for c in candidates]
     return SLSConfig.from_dict(data)
 
 
@@ -91,6 +92,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"\n{task.task}: {result['queries']} queries, feedback={args.feedback}, "
           f"{'warm' if args.warm else 'cold start per file'}{split}, {result['wall_s']} s")
     print(format_table(result["rows"], BENCH_COLUMNS))
+    print(user_test_lines(result))
     print(f"router overhead per request: p50 {result['overhead_us']['p50']} us, p99 {result['overhead_us']['p99']} us")
     if args.ceiling:
         result["ceiling"] = bench_ceiling(task, base, train_frac)
@@ -98,6 +100,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
         Path(args.out).write_text(json.dumps(result, indent=1, default=_json_default))
         print(f"wrote {args.out}")
     return 0
+
+
+ONE_CALL_ROWS = ("sls", "sls-online-train", "sls-pretrained")
+SEVERAL_CALL_ROWS = ("sls-agreement", "sls-cascade")
+
+
+def user_test_lines(result: dict) -> str:
+    """The user's test, for the whole replay and each file: is an SLS row beaten by
+    a single model on both accuracy and cost? And its regret as the run went."""
+    from .bench.table import dominance, format_dominance
+
+    scopes = [("", result["rows"])]
+    if len(result.get("files") or {}) > 1:
+        scopes += [(f"[{name}] ", entry["rows"]) for name, entry in result["files"].items()]
+    lines = []
+    for label, rows in scopes:
+        for method in ONE_CALL_ROWS + SEVERAL_CALL_ROWS:
+            text = format_dominance(dominance(rows, method), label)
+            if text:
+                lines.append(text)
+    for name, curve in (result.get("regret") or {}).get("sls", {}).items():
+        pts = ", ".join(f"{t}: {r:g}" for t, r in zip(curve["at"], curve["regret"]))
+        lines.append(f"[{name}] sls cumulative regret against {curve['best_fixed']} (best fixed model in hindsight, "
+                     f"reward {curve['reward']}) after n queries: {pts}")
+    return "\n".join(lines)
 
 
 def bench_ceiling(task, base, train_frac: float) -> dict:

@@ -54,30 +54,61 @@ class CandidateConfig:
     """One model the router may call. Prices are USD per 1M tokens."""
 
     name: str
-    price_in: float
-    price_out: float
-    context_window: int = 8192
-    capabilities: list[str] = field(default_factory=lambda: ["streaming"])
+    price_in: float | None = None  # None: the model card's list price
+    price_out: float | None = None
+    context_window: int | None = None  # None: the card's, else 8192
+    capabilities: list[str] | None = None  # None: the card's, else [streaming]
     latency: LatencyHint = field(default_factory=LatencyHint)
-    quality_prior: float = 0.5
+    quality_prior: float | None = None  # None: from the card's benchmarks (shared_core/catalog.py)
     expected_output_tokens: int = 256
     provider: dict[str, Any] = field(default_factory=dict)
     limits: CandidateLimits = field(default_factory=CandidateLimits)
 
+    card: str | None = None  # a model card of the catalog; None: matched by name or alias
+    benchmarks: dict[str, float] = field(default_factory=dict)  # the candidate's own published scores, percent
+
     def validate(self, path: str) -> None:
         if not self.name or not re.fullmatch(r"[\w.:/@+-]+", self.name):
             raise ConfigError(f"{path}.name", f"'{self.name}' must be non-empty letters, digits or ._:/@+-")
+        self.apply_card(path)
         _non_negative(self.price_in, f"{path}.price_in")
         _non_negative(self.price_out, f"{path}.price_out")
         _positive(self.context_window, f"{path}.context_window")
         _positive(self.expected_output_tokens, f"{path}.expected_output_tokens")
-        if not 0.0 < self.quality_prior < 1.0:
+        _check_benchmarks(self.benchmarks, f"{path}.benchmarks")
+        if self.quality_prior is not None and not 0.0 < self.quality_prior < 1.0:
             raise ConfigError(f"{path}.quality_prior", f"{self.quality_prior} must be strictly between 0 and 1")
         unknown = set(self.capabilities) - KNOWN_CAPABILITIES
         if unknown:
             raise ConfigError(f"{path}.capabilities", f"unknown {sorted(unknown)}; known: {sorted(KNOWN_CAPABILITIES)}")
         self.latency.validate(f"{path}.latency")
         self.limits.validate(f"{path}.limits")
+
+    def __post_init__(self) -> None:
+        self.apply_card(None)
+
+    def apply_card(self, path: str | None) -> None:
+        """Fill what the candidate leaves unset from its model card; with a `path`
+        (validation), say which field is still missing."""
+        from .catalog import default_catalog
+
+        card = default_catalog().get(self.card or self.name)
+        if self.card and card is None and path is not None:
+            raise ConfigError(f"{path}.card", f"no model card '{self.card}' in the catalog (shared_core/defaults/model_cards.yaml)")
+        if card is not None:
+            self.card = card.name
+            for name in ("price_in", "price_out", "context_window"):
+                if getattr(self, name) is None:
+                    setattr(self, name, getattr(card, name))
+            if self.capabilities is None and card.capabilities is not None:
+                self.capabilities = list(card.capabilities)
+            self.benchmarks = {**card.benchmarks, **self.benchmarks}
+        for name in ("price_in", "price_out"):
+            if getattr(self, name) is None and path is not None:
+                raise ConfigError(f"{path}.{name}", "missing, and no model card gives a list price for "
+                                  f"'{self.card or self.name}'")
+        self.context_window = 8192 if self.context_window is None else self.context_window
+        self.capabilities = ["streaming"] if self.capabilities is None else self.capabilities
 
     def cost_usd(self, input_tokens: float, output_tokens: float) -> float:
         return (input_tokens * self.price_in + output_tokens * self.price_out) / 1e6
@@ -162,14 +193,25 @@ class CacheConfig:
 
 @dataclass
 class PredictorConfig:
-    """Contextual bandit: kNN over query embeddings per model, Beta posteriors."""
+    """Per task family, a probit regression over model features (shared_core/quality.py)
+    whose prior comes from the model cards; near a query, kNN over query embeddings
+    refines it. Prior spreads are in probit units."""
 
     k: int = 24
     bandwidth: float = 0.04  # similarity kernel width: weight = exp((sim - 1) / bandwidth)
-    prior_strength: float = 2.0
     local_prior_strength: float = 1.0
     half_life: float = 20_000.0  # observations; older evidence counts half
     exploration: str = "thompson"  # thompson | ucb | greedy
+    # the utility exploration may cost per request on average, as the predictor
+    # expects it at the time (0: follow the posterior mean once the prior is set)
+    exploration_budget: float = 0.01
+    eliminate: bool = True  # rank last a model whose best case is below another's worst case
+    task_families: dict[str, str] = field(default_factory=dict)  # task -> family (code, qa, logparsing, ...)
+    family_benchmarks: dict[str, str] = field(default_factory=dict)  # family -> the card benchmark that speaks for it
+    prior_sd_shift: float = 0.5  # the workload against the benchmark, shared by all models
+    prior_sd_slope: float = 0.3
+    prior_sd_model: float = 0.35  # one model, its score published
+    prior_sd_unknown: float = 0.8  # one model, its score predicted or missing
     max_observations: int = 50_000
     learn: bool = True
     warm_start: str | None = None
@@ -177,8 +219,17 @@ class PredictorConfig:
     def validate(self, path: str) -> None:
         _positive(self.k, f"{path}.k")
         _positive(self.bandwidth, f"{path}.bandwidth")
-        _positive(self.prior_strength, f"{path}.prior_strength")
+        _positive(self.local_prior_strength, f"{path}.local_prior_strength")
         _positive(self.half_life, f"{path}.half_life")
+        _non_negative(self.exploration_budget, f"{path}.exploration_budget")
+        for name in ("prior_sd_shift", "prior_sd_slope", "prior_sd_model", "prior_sd_unknown"):
+            _positive(getattr(self, name), f"{path}.{name}")
+        from .catalog import PERCENT_BENCHMARKS
+
+        for family, bench in self.family_benchmarks.items():
+            if bench not in PERCENT_BENCHMARKS:
+                raise ConfigError(f"{path}.family_benchmarks.{family}",
+                                  f"'{bench}' is not one of {', '.join(PERCENT_BENCHMARKS)}")
         if self.exploration not in ("thompson", "ucb", "greedy"):
             raise ConfigError(f"{path}.exploration", f"'{self.exploration}' is not one of thompson, ucb, greedy")
 
@@ -372,6 +423,16 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
             raise ConfigError(path, f"expected text, got {value!r}")
         return value
     return value
+
+
+def _check_benchmarks(benchmarks: dict[str, Any], path: str) -> None:
+    from .catalog import PERCENT_BENCHMARKS
+
+    for bench, value in benchmarks.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"{path}.{bench}", f"expected a number, got {value!r}")
+        if bench in PERCENT_BENCHMARKS and not 0.0 < value < 100.0:
+            raise ConfigError(f"{path}.{bench}", f"{value!r} must be a percent strictly between 0 and 100")
 
 
 def _positive(value: float, path: str) -> None:

@@ -173,7 +173,8 @@ class Engine:
         config.predictor.learn = learn
         self.cache = CacheManager(config.cache, self.encoder.dim, [make_reuser(n) for n in config.cache.reuse])
         self.predictor = Predictor(config.candidates, config.predictor, self.encoder.dim, seed=config.seed)
-        self.scheduler = scheduler or Scheduler(config.preferences, config.budget)
+        self.scheduler = scheduler or Scheduler(config.preferences, config.budget,
+                                                config.predictor.exploration_budget, config.predictor.eliminate)
         if store is None and config.state.path:
             store = open_store(config.state.path, config.state.backend)
         self.updater = UpdateManager(self.predictor, self.cache, store, config.state.autosave_every, learn=learn)

@@ -1,12 +1,14 @@
 """Predicts, per candidate, P(good answer), cost and latency for a request.
 
-A contextual bandit that starts with no data: each model's quality prior from
-the config is a Beta distribution, updated online by feedback. The context is
-the query embedding: past outcomes of a model on nearby queries (FAISS kNN,
-weighted by similarity and by age) refine its global rate into a local one.
-Exploration samples from the posterior (Thompson) or adds its spread (UCB).
-Cost is input tokens (tiktoken) plus predicted output tokens at the model's
-prices; latency is the model's hint, rescaled by what calls actually took.
+A contextual bandit that starts with no data but not with no knowledge: per
+task, a probit regression over model features (shared_core/quality.py) starts
+from the models' published benchmark scores (shared_core/catalog.py) and learns
+online, so that one model's outcomes inform the others. Near a query, past
+outcomes of a model on similar queries (FAISS kNN, weighted by similarity and
+by age) refine that task-wide rate into a local one. Exploration samples the
+posterior jointly (Thompson) or adds its spread (UCB). Cost is input tokens
+(tiktoken) plus predicted output tokens at the model's prices; latency is the
+model's hint, rescaled by what calls actually took.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import Any
 import faiss
 import numpy as np
 
+from .catalog import FAMILY_BENCHMARK, default_catalog, probit, task_family
 from .config import CandidateConfig, PredictorConfig
+from .quality import PriorSpread, QualityModel
 from .vectors import VectorBuffer
 
 
@@ -35,6 +39,8 @@ class Estimate:
     input_tokens: int
     output_tokens: float
     evidence: float  # similarity-weighted observations of this model near the query
+    p_low: float = 0.0  # a credible interval of P(good): about 2 posterior sds either side
+    p_high: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -42,7 +48,7 @@ class Estimate:
 
 @dataclass
 class _ModelStats:
-    good: float = 0.0
+    good: float = 0.0  # decayed outcome counts, for reporting; the estimate comes from QualityModel
     bad: float = 0.0
     out_tokens: float | None = None  # EMA
     latency_ratio: float = 1.0  # observed / modelled latency, EMA
@@ -89,14 +95,41 @@ class Predictor:
         self.t = 0  # observation clock
         self.memories: dict[str, _Memory] = {}
         self.stats: dict[tuple[str, str], _ModelStats] = defaultdict(_ModelStats)
+        self.quality: dict[str, QualityModel] = {}
         self._lock = threading.RLock()
+
+    # -- the prior ------------------------------------------------------------------
+    def prior(self, task: str, model: str) -> tuple[float, str]:
+        """A model's prior P(good) on `task` and where it came from."""
+        cand = self.candidates[model]
+        if cand.quality_prior is not None:
+            return cand.quality_prior, "quality_prior"
+        family = task_family(task, self.config.task_families)
+        bench = self.config.family_benchmarks.get(family, FAMILY_BENCHMARK.get(family, "mmlu"))
+        score = default_catalog().benchmark(cand.benchmarks, bench)
+        return score.value, f"{bench} {score.how}"
+
+    def quality_model(self, task: str) -> QualityModel:
+        qm = self.quality.get(task)
+        if qm is None:
+            priors = {m: self.prior(task, m) for m in self.candidates}
+            cfg = self.config
+            spread = PriorSpread(cfg.prior_sd_shift, cfg.prior_sd_slope, cfg.prior_sd_model, cfg.prior_sd_unknown)
+            qm = self.quality[task] = QualityModel(
+                list(self.candidates), {m: probit(p) for m, (p, _) in priors.items()},
+                {m: how == "quality_prior" or how.endswith("published") for m, (_, how) in priors.items()},
+                spread, drift=cfg.prior_sd_model ** 2 / cfg.half_life)
+        return qm
 
     # -- prediction ---------------------------------------------------------------
     def predict(self, task: str, vector: np.ndarray | None, input_tokens: int, models: list[str],
                 explore: bool = True) -> list[Estimate]:
         with self._lock:
             local = self._neighbours(task, vector, models)
-            return [self._estimate(task, m, input_tokens, local.get(m, (0.0, 0.0)), explore) for m in models]
+            qm = self.quality_model(task)
+            draw = qm.sample(self.rng) if explore and self.config.exploration == "thompson" else None
+            return [self._estimate(task, qm, m, input_tokens, local.get(m, (0.0, 0.0)), explore, draw)
+                    for m in models]
 
     def _neighbours(self, task: str, vector: np.ndarray | None, models: list[str]) -> dict[str, tuple[float, float]]:
         mem = self.memories.get(task)
@@ -115,34 +148,32 @@ class Predictor:
             acc[1] += w
         return {m: (v[0], v[1]) for m, v in out.items()}
 
-    def _estimate(self, task: str, model: str, input_tokens: int, local: tuple[float, float], explore: bool) -> Estimate:
+    def _estimate(self, task: str, qm: QualityModel, model: str, input_tokens: int, local: tuple[float, float],
+                  explore: bool, draw: dict[str, float] | None) -> Estimate:
         cand = self.candidates[model]
         st = self.stats.get((task, model)) or _ModelStats()
-        a0 = self.config.prior_strength * cand.quality_prior + st.good
-        b0 = self.config.prior_strength * (1 - cand.quality_prior) + st.bad
-        global_mean = a0 / (a0 + b0)
-        # the model's global rate is the prior of its local rate near this query,
+        # the task-wide rate is the prior of the local rate near this query,
         # worth `local_prior_strength` neighbours
         s, n = local
         lps = self.config.local_prior_strength
-        mean = (lps * global_mean + s) / (lps + n)
+        blend = lambda g: (lps * g + s) / (lps + n)
+        mean = blend(qm.mean(model))
+        low, high = (blend(p) for p in qm.interval(model))
         if not explore or self.config.exploration == "greedy":
             score = mean
         elif self.config.exploration == "ucb":
-            alpha, beta_ = lps * global_mean + s, lps * (1 - global_mean) + (n - s)
-            var = alpha * beta_ / ((alpha + beta_) ** 2 * (alpha + beta_ + 1))
-            score = mean + float(np.sqrt(var))
+            score = blend(qm.interval(model, 1.0)[1])
         else:
-            # Thompson: draw the global rate from its posterior, then blend in the
-            # local evidence; the draw narrows as the model's record grows, so a
-            # model tried often settles while an untried one keeps being explored
-            g = float(self.rng.beta(a0, b0))
-            score = (lps * g + s) / (lps + n)
+            # Thompson: one joint draw of every model's task-wide rate, then the local
+            # evidence blended in; the draw narrows as evidence grows
+            score = blend(draw[model])
         out_tokens = st.out_tokens if st.out_tokens is not None else float(cand.expected_output_tokens)
         return Estimate(
             model=model,
             p_good=float(mean),
             p_sample=float(score),
+            p_low=float(low),
+            p_high=float(high),
             cost_usd=cand.cost_usd(input_tokens, out_tokens),
             latency_s=cand.modelled_latency_s(out_tokens) * st.latency_ratio,
             input_tokens=input_tokens,
@@ -179,6 +210,7 @@ class Predictor:
                     other.decay(factor)
             st.good += reward
             st.bad += 1.0 - reward
+            self.quality_model(task).observe(model, reward)
             if vector is not None:
                 mem = self.memories.get(task)
                 if mem is None:
@@ -214,6 +246,7 @@ class Predictor:
                 "memories": {task: {"model": mem.model, "reward": mem.reward, "time": mem.time}
                              for task, mem in self.memories.items()},
                 "rng": self.rng.bit_generator.state,
+                "quality": {task: qm.to_dict() for task, qm in self.quality.items()},
             }
             arrays = {f"mem_{task}": mem.vectors.array for task, mem in self.memories.items()}
             return meta, arrays
@@ -234,3 +267,5 @@ class Predictor:
                 mem.model, mem.reward, mem.time = list(info["model"]), list(info["reward"]), list(info["time"])
             if "rng" in meta:
                 self.rng.bit_generator.state = meta["rng"]
+            for task, saved in meta.get("quality", {}).items():
+                self.quality_model(task).restore(saved)

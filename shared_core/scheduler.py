@@ -5,6 +5,13 @@ the context window, the per-request cost cap, the run budget, a cooldown after
 errors. The rest are ranked by utility (see `Preferences`); the ranking is also
 the fallback order. A tool loop's pin is soft: the pinned model goes first when
 it is eligible, and the others stay behind it as fallbacks.
+
+Exploration pays for itself: a candidate whose utility at the top of its
+credible interval is below another's at the bottom of its own is dominated and
+ranked last (it stays a fallback); and the predictor's exploratory ranking (a
+Thompson draw) is followed only while the utility it is expected to cost, added
+up over the run, stays within `exploration_budget` per request; past that, the
+posterior mean decides until the budget has grown back.
 """
 
 from __future__ import annotations
@@ -42,9 +49,14 @@ class Decision:
 
 
 class Scheduler:
-    def __init__(self, preferences: Preferences, budget: Budget):
+    def __init__(self, preferences: Preferences, budget: Budget, exploration_budget: float | None = None,
+                 eliminate: bool = True):
         self.preferences = preferences
         self.budget = budget
+        self.exploration_budget = exploration_budget  # None: no cap on exploration
+        self.eliminate = eliminate
+        self.exploration_spent = 0.0  # expected utility given up to explore, over the run
+        self.decisions = 0
 
     def exclusions(self, request: Request, cand: CandidateConfig, est: Estimate, spent_usd: float,
                    cooling: dict[str, str]) -> str | None:
@@ -72,15 +84,52 @@ class Scheduler:
             if why:
                 excluded[cand.name] = why
         eligible = [c.name for c in candidates if c.name not in excluded]
-        utilities = self.utilities({m: estimates[m] for m in eligible})
-        ranking = self._pin(request.pinned_model, self._order(eligible, estimates, utilities))
+        pool = {m: estimates[m] for m in eligible}
+        utilities = self.utilities(pool)
+        dominated = self._dominated(pool) if self.eliminate else {}
+        ranking = self._order(eligible, estimates, utilities, dominated)
+        notes = [self._pin_note(request.pinned_model, ranking, excluded)]
+        ranking, explored = self._within_exploration_budget(ranking, pool, dominated)
+        ranking = self._pin(request.pinned_model, ranking)
         chosen = ranking[0] if ranking else None
         reason = self._explain(chosen, ranking, estimates, utilities) if chosen else "no eligible candidate"
-        note = self._pin_note(request.pinned_model, ranking, excluded)
-        return Decision(chosen, ranking, estimates, utilities, excluded, f"{note}; {reason}" if note else reason)
+        if explored is False:
+            notes.append("exploration budget spent: posterior mean")
+        if dominated:
+            notes.append("dominated: " + ", ".join(sorted(dominated)))
+        notes = [n for n in notes if n]
+        return Decision(chosen, ranking, estimates, utilities, excluded, "; ".join(notes + [reason]))
 
-    def _order(self, eligible: list[str], estimates: dict[str, Estimate], utilities: dict[str, float]) -> list[str]:
-        return sorted(eligible, key=lambda m: (-utilities[m], estimates[m].cost_usd))
+    def _dominated(self, pool: dict[str, Estimate]) -> dict[str, str]:
+        """Candidates whose best case is below another's worst case, each with that other."""
+        if len(pool) < 2:
+            return {}
+        high = self.utilities(pool, "p_high")
+        low = self.utilities(pool, "p_low")
+        best = max(low, key=low.get)
+        return {m: best for m in pool if m != best and high[m] < low[best]}
+
+    def _within_exploration_budget(self, ranking: list[str], pool: dict[str, Estimate],
+                                   dominated: dict[str, str]) -> tuple[list[str], bool | None]:
+        """Follow the exploratory ranking while its expected cost fits the budget;
+        returns the ranking and whether it explored (None: nothing to decide)."""
+        if not ranking or self.exploration_budget is None:
+            return ranking, None
+        self.decisions += 1
+        mean = self.utilities(pool, "p_good")
+        greedy = max((m for m in ranking if m not in dominated), key=mean.get, default=ranking[0])
+        cost = mean[greedy] - mean[ranking[0]]
+        if cost <= 1e-12:
+            return ranking, None
+        if self.exploration_spent + cost <= self.exploration_budget * self.decisions:
+            self.exploration_spent += cost
+            return ranking, True
+        return [greedy] + [m for m in ranking if m != greedy], False
+
+    def _order(self, eligible: list[str], estimates: dict[str, Estimate], utilities: dict[str, float],
+               dominated: dict[str, str] | None = None) -> list[str]:
+        dominated = dominated or {}
+        return sorted(eligible, key=lambda m: (m in dominated, -utilities[m], estimates[m].cost_usd))
 
     @staticmethod
     def _pin(pinned: str | None, ranking: list[str]) -> list[str]:
@@ -98,7 +147,8 @@ class Scheduler:
         why = excluded.get(pinned, "not among the request's candidates")
         return f"tool loop pinned to {pinned} could not be honoured ({why})"
 
-    def utilities(self, estimates: dict[str, Estimate]) -> dict[str, float]:
+    def utilities(self, estimates: dict[str, Estimate], p: str = "p_sample") -> dict[str, float]:
+        """Utility of each candidate, reading P(good) from the estimate's field `p`."""
         if not estimates:
             return {}
         prefs = self.preferences
@@ -114,7 +164,7 @@ class Scheduler:
             else:
                 cost_term = prefs.cost * e.cost_usd / (e.cost_usd + ref_cost)
             lat_term = prefs.latency * e.latency_s / (e.latency_s + ref_lat)
-            out[m] = prefs.quality * e.p_sample - cost_term - lat_term
+            out[m] = prefs.quality * getattr(e, p) - cost_term - lat_term
         return out
 
     @staticmethod
@@ -132,10 +182,11 @@ class RoundRobinScheduler(Scheduler):
     """Ignores predictions: takes eligible candidates in turn (the no-predictor ablation)."""
 
     def __init__(self, preferences: Preferences, budget: Budget):
-        super().__init__(preferences, budget)
+        super().__init__(preferences, budget, exploration_budget=None, eliminate=False)
         self._turn = 0
 
-    def _order(self, eligible: list[str], estimates: dict[str, Estimate], utilities: dict[str, float]) -> list[str]:
+    def _order(self, eligible: list[str], estimates: dict[str, Estimate], utilities: dict[str, float],
+               dominated: dict[str, str] | None = None) -> list[str]:
         if not eligible:
             return []
         start = self._turn % len(eligible)

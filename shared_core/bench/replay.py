@@ -272,7 +272,7 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
         if cascade:
             engine.verifiers = [ReplayLabelVerifier(task.judge, group)]
     tally = {"correct": 0, "cost": 0.0, "time": 0.0, "calls": 0, "hits": 0, "wrong_hits": 0,
-             "tiers": {}, "models": {}, "overhead": []}
+             "tiers": {}, "models": {}, "overhead": [], "ok": [], "paid": []}
     prompt = group.system_prompt or task.system_prompt
     system = [{"role": "system", "content": prompt}] if prompt else []
     for i, query in enumerate(group.queries):
@@ -296,6 +296,8 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
             engine.feedback(result.request_id, 1.0 if ok else 0.0)
         overhead = result.overhead_s + time.perf_counter() - t0
         tally["correct"] += ok
+        tally["ok"].append(bool(ok))
+        tally["paid"].append(result.cost_usd)
         tally["cost"] += result.cost_usd
         tally["time"] += result.latency_s
         if cascade:  # the engine's latency is the accepted call's; the rejected ones came first
@@ -310,6 +312,23 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
             tally["calls"] += 1 + sum(1 for a in result.attempts if "verifier" in a["error"])
             tally["models"][result.model] = tally["models"].get(result.model, 0) + 1
     return tally, engine
+
+
+def regret_curve(group: ReplayGroup, ok: list[bool], paid: list[float], wtp: float | None,
+                 every: int = 100) -> dict[str, Any]:
+    """Cumulative regret of a run against the best fixed model in hindsight, at
+    every `every` queries and at the end. With a willingness to pay, a query's
+    reward is correct - cost / wtp (what the router maximises) and the best
+    fixed model is the one with the most reward; else reward is correctness.
+    Unanswered queries (a cascade that gave up) are not in `ok` and not counted."""
+    n = len(ok)
+    value = lambda correct, cost: correct.astype(float) - (cost / wtp if wtp else 0.0)
+    fixed = {m: value(group.correct[m][:n], group.cost[m][:n]) for m in group.correct}
+    best = max(fixed, key=lambda m: fixed[m].sum())
+    gap = np.cumsum(fixed[best] - value(np.asarray(ok), np.asarray(paid, dtype=float)))
+    at = sorted({*range(every, n, every), n})
+    return {"best_fixed": best, "reward": "correct - cost/wtp" if wtp else "correct",
+            "at": at, "regret": [round(float(gap[t - 1]), 3) for t in at]}
 
 
 def _job(args: tuple) -> tuple[str, str, dict[str, Any]]:
@@ -454,8 +473,13 @@ def run_bench(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedba
         rows += brows
         detail.update(bdetail)
     rows += static_rows(task)
+    wtp = base.preferences.willingness_to_pay_usd if base is not None else None
+    regret = {v: {g.name: regret_curve(g, per[g.name]["ok"], per[g.name]["paid"], wtp)
+                  for g in task.groups if len(per[g.name]["ok"]) == len(g)}
+              for v, per in tallies.items() if v != "sls-cascade"}
     out = {"task": task.task, "queries": task.size, "feedback": feedback, "warm": warm, "rows": rows,
-           "overhead_us": overhead, "per_group": detail, "wall_s": round(time.perf_counter() - t0, 1)}
+           "overhead_us": overhead, "per_group": detail, "regret": regret,
+           "wall_s": round(time.perf_counter() - t0, 1)}
     if train is not None:
         out.update(train_frac=train_frac, train_queries=train.size, curves=curves,
                    files=file_rows(task, tallies, files))

@@ -21,3 +21,34 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
     return str(value)
+
+
+def single_models(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["method"].startswith("single:")]
+
+
+def dominance(rows: list[dict[str, Any]], method: str = "sls") -> dict[str, Any] | None:
+    """The user's test for one row: the most accurate single model, the best single
+    model at or below the row's cost, and every single model that beats the row
+    on both accuracy and cost (strictly on one, at least level on the other)."""
+    row = next((r for r in rows if r["method"] == method), None)
+    singles = single_models(rows)
+    if row is None or not singles:
+        return None
+    acc, cost = row["accuracy"], row["cost_usd"]
+    cheaper = [r for r in singles if r["cost_usd"] <= cost + 1e-9]
+    beaters = [r for r in singles if r["accuracy"] >= acc and r["cost_usd"] <= cost + 1e-9
+               and (r["accuracy"] > acc or r["cost_usd"] < cost - 1e-9)]
+    pick = lambda rs: max(rs, key=lambda r: (r["accuracy"], -r["cost_usd"])) if rs else None
+    return {"method": method, "accuracy": acc, "cost_usd": cost, "most_accurate": pick(singles),
+            "best_at_or_below_cost": pick(cheaper), "dominated_by": sorted(r["method"][7:] for r in beaters)}
+
+
+def format_dominance(d: dict[str, Any] | None, label: str = "") -> str:
+    if d is None:
+        return ""
+    name = lambda r: "none" if r is None else f"{r['method'][7:]} {r['accuracy']:.4f} at ${r['cost_usd']:.4f}"
+    verdict = (f"DOMINATED by {', '.join(d['dominated_by'])}" if d["dominated_by"]
+               else "not dominated by any single model")
+    return (f"{label}{d['method']} {d['accuracy']:.4f} at ${d['cost_usd']:.4f}: {verdict}; most accurate single: "
+            f"{name(d['most_accurate'])}; best single at or below its cost: {name(d['best_at_or_below_cost'])}")

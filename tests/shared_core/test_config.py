@@ -163,9 +163,9 @@ def test_unknown_field_message_lists_known_fields():
 def test_missing_required_candidate_field():
     data = minimal()
     del data["candidates"][1]["price_out"]
-    with pytest.raises(ConfigError, match="price_out") as info:
+    with pytest.raises(ConfigError, match="missing, and no model card gives a list price") as info:
         SLSConfig.from_dict(data)
-    assert info.value.field == "candidates[1]"
+    assert info.value.field == "candidates[1].price_out"
 
 
 @pytest.mark.parametrize("data, path", [

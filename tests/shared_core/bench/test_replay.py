@@ -3,6 +3,8 @@ cascade and pretrained rows, baselines and per-file rows in run_bench."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 
 import numpy as np
@@ -15,7 +17,7 @@ from shared_core.request import Request
 
 
 def _base(task, **prefs):
-    return SLSConfig.from_dict({"candidates": [c.__dict__ | {"latency": c.latency.__dict__} for c in task.candidates],
+    return SLSConfig.from_dict({"candidates": [dataclasses.asdict(c) for c in task.candidates],
                                 "preferences": {"willingness_to_pay_usd": 0.002, **prefs},
                                 "predictor": {"local_prior_strength": 30.0}, "cache": {"reuse": []}})
 

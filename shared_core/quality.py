@@ -1,0 +1,129 @@
+"""What the router believes about each model's success rate on one task family.
+
+One Bayesian probit regression over model features, not one independent
+Beta per model, so that what is learned about one model moves the belief about
+the others:
+
+    P(good | model m) = Phi(z_m + a + b * (z_m - mean z) + u_m)
+
+z_m is the probit of the model's prior score (its card's published benchmark,
+shared_core/catalog.py), scaled so that the expected P(good) of a model with no
+evidence is that score; `a` is how much harder or easier this workload is than
+the benchmark, shared by every model; `b` is how much more (or less) the
+benchmark separates models here than it promised; u_m is what is particular
+to model m. All start at 0, so a cold router believes the cards; one model's
+outcomes move `a` and `b` and with them every model's estimate.
+
+Updates are assumed-density filtering with a full Gaussian posterior (the
+closed-form probit update of Graepel et al., 2010, "Web-scale Bayesian
+click-through rate prediction"), one observation at a time, cost O(d^2) with d
+= models + 2: no history is kept or revisited.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .catalog import normal_cdf
+
+_SQRT2PI = math.sqrt(2 * math.pi)
+
+
+@dataclass(frozen=True)
+class PriorSpread:
+    """Prior standard deviations, in probit units (1.0 moves 0.5 to 0.84)."""
+
+    shift: float = 0.5  # a: the workload against the benchmark
+    slope: float = 0.3  # b
+    model: float = 0.35  # u_m for a model whose score is published
+    model_unknown: float = 0.8  # u_m for a model whose score is predicted or missing
+
+
+class QualityModel:
+    def __init__(self, models: list[str], prior_z: dict[str, float], known: dict[str, bool],
+                 spread: PriorSpread = PriorSpread(), drift: float = 0.0):
+        self.models = list(models)
+        self.index = {m: i for i, m in enumerate(self.models)}
+        z = np.array([prior_z[m] for m in self.models], dtype=float)
+        self.feature = z - (float(z.mean()) if len(z) else 0.0)  # what the slope b multiplies
+        d = len(self.models) + 2
+        self.mu = np.zeros(d)
+        var = [spread.shift ** 2, spread.slope ** 2]
+        var += [(spread.model if known[m] else spread.model_unknown) ** 2 for m in self.models]
+        self.sigma = np.diag(var)
+        # scaled so that a cold model's expected P(good) is its prior score exactly
+        self.prior_z = z * np.sqrt(1.0 + np.array([self._x(m) @ self.sigma @ self._x(m) for m in self.models]))
+        self.drift = drift  # variance added per observation, so old evidence fades
+        self.observations = 0
+
+    def _x(self, model: str) -> np.ndarray:
+        i = self.index[model]
+        x = np.zeros(len(self.mu))
+        x[0], x[1], x[2 + i] = 1.0, self.feature[i], 1.0
+        return x
+
+    def marginal(self, model: str) -> tuple[float, float]:
+        """Mean and variance of the latent probit score of `model`."""
+        i = self.index[model]
+        x = self._x(model)
+        return float(self.prior_z[i] + x @ self.mu), float(x @ self.sigma @ x)
+
+    def mean(self, model: str) -> float:
+        """Posterior predictive P(good)."""
+        m, v = self.marginal(model)
+        return normal_cdf(m / math.sqrt(1.0 + v))
+
+    def interval(self, model: str, z: float = 2.0) -> tuple[float, float]:
+        """A central credible interval of P(good) (z posterior sds either side)."""
+        m, v = self.marginal(model)
+        s = math.sqrt(v)
+        return normal_cdf(m - z * s), normal_cdf(m + z * s)
+
+    def sample(self, rng: np.random.Generator) -> dict[str, float]:
+        """One joint Thompson draw of every model's P(good)."""
+        theta = rng.multivariate_normal(self.mu, self.sigma, method="cholesky")
+        lat = self.prior_z + theta[0] + theta[1] * self.feature + theta[2:]
+        return {m: normal_cdf(float(lat[i])) for i, m in enumerate(self.models)}
+
+    def observe(self, model: str, reward: float) -> None:
+        """A graded outcome in [0, 1]: success with weight `reward`, failure with the rest."""
+        for y, w in ((1.0, reward), (-1.0, 1.0 - reward)):
+            if w > 1e-9:
+                self._update(model, y, w)
+        self.observations += 1
+        if self.drift:
+            self.sigma[np.diag_indices_from(self.sigma)] += self.drift
+
+    def _update(self, model: str, y: float, weight: float) -> None:
+        i = self.index[model]
+        x = self._x(model)
+        sx = self.sigma @ x
+        m = self.prior_z[i] + x @ self.mu
+        c = math.sqrt(1.0 + x @ sx)
+        t = y * m / c
+        lam = _pdf(t) / max(normal_cdf(t), 1e-300)
+        delta = lam * (lam + t)
+        self.mu = self.mu + weight * (y * lam / c) * sx
+        self.sigma = self.sigma - weight * (delta / (c * c)) * np.outer(sx, sx)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"models": self.models, "mu": self.mu.tolist(), "sigma": self.sigma.tolist(),
+                "observations": self.observations}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Take a saved posterior; models added since keep their prior."""
+        saved = {m: i for i, m in enumerate(data["models"])}
+        keep = [0, 1] + [2 + self.index[m] for m in data["models"] if m in self.index]
+        src = [0, 1] + [2 + saved[m] for m in data["models"] if m in self.index]
+        mu, sigma = np.asarray(data["mu"]), np.asarray(data["sigma"])
+        self.mu[keep] = mu[src]
+        self.sigma[np.ix_(keep, keep)] = sigma[np.ix_(src, src)]
+        self.observations = int(data.get("observations", 0))
+
+
+def _pdf(t: float) -> float:
+    return math.exp(-0.5 * t * t) / _SQRT2PI
