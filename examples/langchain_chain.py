@@ -42,7 +42,13 @@ def describe(meta: dict, usage: dict | None) -> str:
 
 
 def main() -> None:
-    router = SmartRouterLLM.from_config(CONFIG)
+    # `with` saves what the router learned on the way out (with `state:` set in the
+    # YAML); it is also saved on a timer and at interpreter exit
+    with SmartRouterLLM.from_config(CONFIG) as router:
+        run(router)
+
+
+def run(router: SmartRouterLLM) -> None:
     prompt = ChatPromptTemplate.from_messages([("system", "You answer in one sentence."), ("human", "{question}")])
     # keep the AIMessage (for its metadata) next to the parsed text
     chain = prompt | router

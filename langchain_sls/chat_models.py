@@ -305,7 +305,14 @@ class SmartRouterLLM(BaseChatModel):
         self._engine.save()
 
     def close(self) -> None:
+        """Save the learned state (with `state.path` set) and release it."""
         self._engine.close()
+
+    def __enter__(self) -> "SmartRouterLLM":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     # -- tools and structured output -----------------------------------------------------------
     def bind_tools(self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool], *,

@@ -217,7 +217,14 @@ class SmartRouterLLM(FunctionCallingLLM):
         self._engine.save()
 
     def close(self) -> None:
+        """Save the learned state (with `state.path` set) and release it."""
         self._engine.close()
+
+    def __enter__(self) -> "SmartRouterLLM":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     # -- building the engine request ------------------------------------------------------
     def _prepare(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], *,

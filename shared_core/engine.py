@@ -33,7 +33,7 @@ from .request import Request
 from .scheduler import Decision, Scheduler
 from .storage import StateStore, open_store
 from .tokens import count_message_tokens, get_encoding
-from .updater import Pending, UpdateManager
+from .updater import Autosave, Pending, UpdateManager
 from .verifiers import Verifier, make_verifier
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,10 @@ def _join_chunks(model: str, chunks: list[Any]) -> Answer:
 
 
 class Engine:
+    # with a state store: seconds between saves of changed state (a timer thread),
+    # plus a save at interpreter exit; 0: only save(), close() and autosave_every
+    autosave_s: float = 30.0
+
     def __init__(self, config: SLSConfig, candidates: dict[str, Candidate] | list[Candidate] | None = None, *,
                  encoder: Encoder | None = None, store: StateStore | None = None,
                  verifiers: list[Verifier] | None = None, learn: bool | None = None,
@@ -188,6 +192,9 @@ class Engine:
             self.spent_usd = float(saved.get("spent_usd", 0.0))
         elif config.predictor.warm_start:
             self.predictor.warm_start(config.predictor.warm_start, self.encoder.encode_one)
+        self._closed = False
+        self._autosave = (Autosave(self.save, lambda: self.updater.changes, self.autosave_s)
+                          if self.updater.store is not None and self.autosave_s else None)
 
     @classmethod
     def from_yaml(cls, path: str | Path, candidates: dict[str, Candidate] | list[Candidate] | None = None,
@@ -470,12 +477,25 @@ class Engine:
         return self.updater.feedback(request_id, score)
 
     def save(self) -> None:
-        self.updater.save({"spent_usd": self.spent_usd})
+        with self._lock:  # the autosave thread must not snapshot a half-stored answer
+            self.updater.save({"spent_usd": self.spent_usd})
 
     def close(self) -> None:
+        """Save the state and release the store; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._autosave is not None:
+            self._autosave.stop(save=False)
         if self.updater.store is not None:
             self.save()
             self.updater.store.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
     def stats(self) -> dict[str, Any]:
         return {"cache_entries": len(self.cache), "spent_usd": self.spent_usd,

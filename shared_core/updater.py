@@ -5,17 +5,20 @@ label) reaches the parts that acted on that request: the predictor learns how
 the model that answered did near this query; the cache confirms or evicts the
 entry, and a confirmed fresh answer calibrates the near-duplicate threshold
 (shadow check). Every `autosave_every` events the whole state is written
-atomically, so a restart continues where it stopped.
+atomically, so a restart continues where it stopped; `Autosave` also writes it
+on a timer while it changes and at interpreter exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -71,10 +74,12 @@ class UpdateManager:
         self.pending: OrderedDict[str, Pending] = OrderedDict()
         self.events = 0
         self._since_save = 0
+        self.changes = 0  # requests tracked and feedback applied: what Autosave watches
         self._lock = threading.RLock()
 
     def track(self, request_id: str, pending: Pending) -> None:
         with self._lock:
+            self.changes += 1
             self.pending[request_id] = pending
             while len(self.pending) > MAX_PENDING:
                 self.pending.popitem(last=False)
@@ -92,6 +97,7 @@ class UpdateManager:
             if self.learn:
                 self._apply(p, float(score), weight)
             self.events += 1
+            self.changes += 1
             self._since_save += 1
             if self.store is not None and self.autosave_every and self._since_save >= self.autosave_every:
                 self.save()
@@ -158,6 +164,62 @@ class UpdateManager:
                 self.pending[rid] = Pending.from_dict(row, vec)
             self.events = int(meta.get("events", 0))
         return meta
+
+
+class Autosave:
+    """Calls `save` every `every_s` seconds while `changes()` has moved since the
+    last save, and once more at interpreter exit, so state survives a process
+    that never calls save() or close(). `stop()` ends both (close() does).
+
+    The timer thread and the exit hook hold this object only weakly: an engine
+    that is dropped without close() is not kept alive by its autosave."""
+
+    def __init__(self, save: Callable[[], None], changes: Callable[[], int], every_s: float):
+        self.save = save
+        self.changes = changes
+        self.every_s = every_s
+        self.saved_at = changes()
+        self._stopped = threading.Event()
+        ref = weakref.ref(self)
+        self._thread = threading.Thread(target=_autosave_loop, args=(ref, self._stopped, every_s),
+                                        name="sls-autosave", daemon=True)
+        self._thread.start()
+        self._at_exit = lambda: (ref() or _NOTHING).stop()
+        atexit.register(self._at_exit)
+
+    def save_if_changed(self) -> None:
+        now = self.changes()
+        if now != self.saved_at:
+            self.save()
+            self.saved_at = now
+
+    def stop(self, save: bool = True) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        atexit.unregister(self._at_exit)
+        if save:
+            self.save_if_changed()
+
+
+class _Nothing:
+    def stop(self) -> None:
+        pass
+
+
+_NOTHING = _Nothing()
+
+
+def _autosave_loop(ref: "weakref.ref[Autosave]", stopped: threading.Event, every_s: float) -> None:
+    while not stopped.wait(every_s):
+        autosave = ref()
+        if autosave is None:
+            return
+        try:
+            autosave.save_if_changed()
+        except Exception as exc:  # a full disk must not kill the thread; the next tick retries
+            log.warning("autosave failed: %s", exc)
+        del autosave
 
 
 def _sub(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

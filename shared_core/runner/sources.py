@@ -5,11 +5,13 @@
     provider: {replay: qa/arc_challenge.csv.gz}       # recorded RouterBench answers of this model
     provider: {model: "openai:gpt-4o-mini", kwargs: {api_key: "${OPENAI_API_KEY}"}}   # LangChain
     provider: {class: "langchain_anthropic.ChatAnthropic", kwargs: {...}}             # LangChain
+    provider: {class: "llama_index.llms.openai.OpenAI", kwargs: {...}}                # LlamaIndex
 
 Simulated models model their time, and with `sleep: true` wait for it (off
 the event loop's critical path: an asyncio sleep). A replay path is read
-relative to the `data` folder ($SLS_DATA by default). `model`/`class` specs go
-through the LangChain adapter's provider table (pip install sls[openai] etc.).
+relative to the `data` folder ($SLS_DATA by default). `model` and `class`
+specs go through the adapters' provider tables: LangChain's, or LlamaIndex's
+for a LlamaIndex LLM class or a `llama_index:` spec (pip install sls[openai] etc.).
 """
 
 from __future__ import annotations
@@ -137,7 +139,9 @@ class LangChainCandidate(Candidate):
         return Answer(text=text, input_tokens=usage.get("input_tokens"), output_tokens=usage.get("output_tokens"))
 
 
-def langchain(cand: CandidateConfig, spec: dict[str, Any], where: str, **_: Any) -> Candidate:
+def langchain(cand: CandidateConfig, spec: dict[str, Any], where: str, index: int = 0, **_: Any) -> Candidate:
+    if "class" in spec and _is_llama_index(str(spec["class"]), f"{where}.class"):
+        return llama_index(cand, spec, where, index)
     try:
         from langchain_sls.candidates import build_chat_model, redact
     except ImportError as exc:
@@ -147,8 +151,54 @@ def langchain(cand: CandidateConfig, spec: dict[str, Any], where: str, **_: Any)
     return LangChainCandidate(cand, model)
 
 
+def _is_llama_index(path: str, where: str) -> bool:
+    from ..providers import import_class
+
+    try:
+        from llama_index.core.llms.llm import LLM
+    except ImportError:
+        return False
+    cls = import_class(path, where)
+    return isinstance(cls, type) and issubclass(cls, LLM)
+
+
+class LlamaIndexCandidate(LangChainCandidate):
+    """A LlamaIndex LLM called with the job's messages."""
+
+    def invoke(self, request: Request) -> Answer:
+        return self._reply(self.model.chat(self._messages(request)))
+
+    async def ainvoke(self, request: Request) -> Answer:
+        return self._reply(await self.model.achat(self._messages(request)))
+
+    @staticmethod
+    def _messages(request: Request) -> list[Any]:
+        from llama_index.core.llms import ChatMessage
+
+        return [ChatMessage(role=m["role"], content=m.get("content", "")) for m in request.messages]
+
+    @staticmethod
+    def _reply(response: Any) -> Answer:
+        return Answer(text=response.message.content or "")
+
+
+def llama_index(cand: CandidateConfig, spec: dict[str, Any], where: str, index: int = 0, **_: Any) -> Candidate:
+    try:
+        from langchain_sls.candidates import redact
+        from llama_index_sls.candidates import build_llm
+    except ImportError as exc:
+        raise ConfigError(where, f"LlamaIndex providers go through the LlamaIndex adapter: {exc}") from None
+    llm = build_llm(cand, index)
+    cand.provider = redact(spec)
+    return LlamaIndexCandidate(cand, llm)
+
+
+def _simulated_name(spec: dict[str, Any]) -> bool:
+    return isinstance(spec.get("simulated"), str)  # a mapping is the LlamaIndex adapter's stand-in options
+
+
 # the first key of a provider spec that names its kind -> how to build it
-SOURCES = {"simulated": simulated, "replay": replay, "model": langchain, "class": langchain}
+SOURCES = {"replay": replay, "model": langchain, "class": langchain, "llama_index": llama_index}
 
 
 def build_candidates(config: SLSConfig, data_dir: Path | None = None,
@@ -163,10 +213,11 @@ def build_candidates(config: SLSConfig, data_dir: Path | None = None,
         if not spec and simulate_missing:
             spec = {"simulated": "demo"}
         kind = next((k for k in SOURCES if k in spec), None)
-        if kind is None:
-            raise ConfigError(where, f"candidate '{cand.name}' has no model to call: give simulated, replay, "
-                                     "model or class (or run with --simulated for the demo's models)")
-        out[cand.name] = SOURCES[kind](cand, spec, where, index=i, data_dir=data_dir)
+        build = simulated if _simulated_name(spec) else SOURCES.get(kind)
+        if build is None:
+            raise ConfigError(where, f"candidate '{cand.name}' has no model to call: give simulated (demo, echo), "
+                                     "replay, model or class (or run with --simulated for the demo's models)")
+        out[cand.name] = build(cand, spec, where, index=i, data_dir=data_dir)
     return out
 
 

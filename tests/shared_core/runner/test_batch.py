@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from shared_core import Answer, Candidate, Engine, SLSConfig
+from shared_core import Answer, Candidate, Engine, Request, SLSConfig
 from shared_core.cli import main
 from shared_core.runner import BadInputError, BatchRunner, RunOptions, build_candidates, run_batch
 from shared_core.runner.retry import is_retryable
@@ -249,3 +249,24 @@ def test_a_candidate_without_a_model_to_call_is_a_config_error(tmp_path):
     cfg = SLSConfig.from_dict({"candidates": [{"name": "x", "price_in": 1, "price_out": 1}]})
     with pytest.raises(Exception, match=r"candidates\[0\].provider"):
         build_candidates(cfg)
+
+
+def test_provider_specs_of_both_adapters_are_called(tmp_path):
+    """Real providers come in through the adapters' specs; LangChain's and
+    LlamaIndex's own fake models stand in for remote ones here."""
+    def cfg():
+        return SLSConfig.from_dict({"candidates": [
+            {"name": "lc", "price_in": 0.1, "price_out": 0.1, "provider": {
+                "class": "langchain_core.language_models.fake_chat_models.FakeListChatModel",
+                "kwargs": {"responses": ["from langchain"]}}},
+            {"name": "li", "price_in": 9.0, "price_out": 9.0, "provider": {
+                "class": "llama_index.core.llms.mock.MockLLM", "kwargs": {"max_tokens": 3}}},
+        ]})
+
+    cands = build_candidates(cfg())
+    assert type(cands["lc"]).__name__ == "LangChainCandidate" and type(cands["li"]).__name__ == "LlamaIndexCandidate"
+    write_jobs(tmp_path / "jobs.jsonl", ["hello there", "general kenobi"])
+    run_batch(cfg(), options(tmp_path))
+    assert {r["answer"] for r in rows(tmp_path / "out.jsonl") if r["model"] == "lc"} <= {"from langchain"}
+    answer = asyncio.run(cands["li"].ainvoke(Request(messages=[{"role": "user", "content": "hi"}])))
+    assert answer.text  # MockLLM answers with filler text
