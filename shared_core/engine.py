@@ -28,6 +28,7 @@ from .candidates import Answer, Candidate
 from .config import SLSConfig
 from .encoders import Encoder, make_encoder
 from .errors import NoCandidateError, RequestError
+from .health import Health, RetryPolicy
 from .predictor import Predictor
 from .request import Request
 from .scheduler import Decision, Scheduler
@@ -165,7 +166,7 @@ class Engine:
     def __init__(self, config: SLSConfig, candidates: dict[str, Candidate] | list[Candidate] | None = None, *,
                  encoder: Encoder | None = None, store: StateStore | None = None,
                  verifiers: list[Verifier] | None = None, learn: bool | None = None,
-                 scheduler: Scheduler | None = None):
+                 scheduler: Scheduler | None = None, retry: RetryPolicy | None = None):
         self.config = config
         if isinstance(candidates, list):
             candidates = {c.name: c for c in candidates}
@@ -184,7 +185,8 @@ class Engine:
         self.updater = UpdateManager(self.predictor, self.cache, store, config.state.autosave_every, learn=learn)
         self.verifiers = list(verifiers) if verifiers is not None else [make_verifier(v) for v in config.verifiers]
         self.spent_usd = 0.0
-        self._cooling: dict[str, tuple[float, str]] = {}
+        self.health = Health(config.fallback.cooldown_s)
+        self.retry = retry or RetryPolicy()
         self._lock = threading.RLock()
         get_encoding()  # load tiktoken's tables now, not in the first request
         saved = self.updater.load()
@@ -238,14 +240,13 @@ class Engine:
                                            explore=self.config.predictor.learn)
         cands = [self.config.candidate(n) for n in names]
         decision = self.scheduler.decide(request, cands, {e.model: e for e in estimates}, self.spent_usd,
-                                         self.cooling())
+                                         self.health.exclusions(names))
         if decision.chosen is None:
             raise NoCandidateError(decision.excluded)
         return decision
 
     def cooling(self) -> dict[str, str]:
-        now = time.monotonic()
-        return {m: why for m, (until, why) in self._cooling.items() if until > now}
+        return self.health.cooling()
 
     # -- running -------------------------------------------------------------------------
     def run(self, request: Request, call: Callable[[str, Request], Answer] | None = None, *,
@@ -260,7 +261,8 @@ class Engine:
         steps = _Steps(self._fallback(plan, cascade))
         for step in steps:
             try:
-                steps.value = call(step.model, request) if isinstance(step, _Call) else step()
+                steps.value = self.retry.call(partial(call, step.model, request)) if isinstance(step, _Call) \
+                    else step()
             except Exception as exc:
                 steps.error = exc
         return steps.result
@@ -275,7 +277,7 @@ class Engine:
         steps = _Steps(self._fallback(plan, cascade))
         for step in steps:
             try:
-                steps.value = await (acall(step.model, request) if isinstance(step, _Call)
+                steps.value = await (self.retry.acall(partial(acall, step.model, request)) if isinstance(step, _Call)
                                      else asyncio.to_thread(step))
             except Exception as exc:
                 steps.error = exc
@@ -339,6 +341,7 @@ class Engine:
             except Exception as exc:  # provider errors: cool the model down, try the next
                 self._failed(model, exc, attempts)
                 continue
+            self.health.succeeded(model)
             answer.complete_usage(plan.request, self.config.candidate(model), time.perf_counter() - t0,
                                   plan.input_tokens)
             if cascade and not (yield partial(self._cascade_accepts, plan, model, answer, attempts, rejected)):
@@ -362,6 +365,7 @@ class Engine:
                 if step.chunks:  # the caller has shown part of this answer: too late to switch
                     raise
                 continue
+            self.health.succeeded(model)
             answer = to_answer(model, step.chunks).complete_usage(plan.request, self.config.candidate(model),
                                                                   time.perf_counter() - t0, plan.input_tokens)
             result = yield partial(self._verify_result, plan, self._finish(plan, model, answer, attempts))
@@ -373,7 +377,9 @@ class Engine:
         return NoCandidateError({a["model"]: a["error"] for a in attempts} or plan.decision.excluded)
 
     def _attempt_order(self, plan: Plan) -> list[str]:
-        return plan.decision.ranking[: self.config.fallback.max_attempts]
+        # cooling models come last (half-open): better a model that failed lately than no answer
+        order = plan.decision.ranking + self.health.probe_order(plan.decision.excluded)
+        return order[: self.config.fallback.max_attempts]
 
     def _call_candidate(self, model: str, request: Request) -> Answer:
         if model not in self.candidates:
@@ -389,8 +395,7 @@ class Engine:
         why = f"{type(exc).__name__}: {exc}"[:300]
         log.warning("candidate %s failed (%s); falling back", model, why)
         attempts.append({"model": model, "error": why})
-        with self._lock:
-            self._cooling[model] = (time.monotonic() + self.config.fallback.cooldown_s, why)
+        self.health.failed(model, why, exc)
 
     def _cascade_accepts(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]],
                          rejected: "_Rejected") -> bool:

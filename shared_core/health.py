@@ -3,7 +3,8 @@
 A model that raised is cooled down for `cooldown_s` (its circuit is open) and
 the scheduler skips it. One error must not black out the router, so when
 every candidate of a request is cooling, the one that failed longest ago is
-tried anyway (half-open); an answer closes its circuit at once.
+tried anyway (half-open), and when the ranked candidates of a request fail, the
+cooling ones are tried after them; an answer closes its circuit at once.
 
 Before a failure counts, the call is retried where the provider says that a
 retry can succeed (429, 5xx, timeouts, dropped connections), with exponential
@@ -73,9 +74,10 @@ def is_retryable(exc: BaseException) -> bool:
 
 @dataclass
 class RetryPolicy:
-    """Tries of one candidate call (the first included) before it counts as failed."""
+    """Tries of one candidate call (the first included) before it counts as failed.
+    Provider SDKs often retry on their own as well, so one retry is the default."""
 
-    attempts: int = 3
+    attempts: int = 2
     initial_s: float = 0.25
     max_s: float = 4.0
 
@@ -122,10 +124,18 @@ class Health:
         with self._lock:
             return {m: why for m, (_, until, why) in self._open.items() if until > now}
 
+    def probe_order(self, excluded: dict[str, str]) -> list[str]:
+        """Models `excluded` only because they are cooling, the longest-failed first:
+        tried (half-open) when the ranked ones have failed too."""
+        cooling = self.cooling()
+        names = [m for m, why in excluded.items() if m in cooling and why.endswith(cooling[m])]
+        with self._lock:
+            return sorted(names, key=lambda m: self._open[m][0] if m in self._open else float("-inf"))
+
     def exclusions(self, names: list[str]) -> dict[str, str]:
         """The cooling models among `names`, less the half-open one when that is all of them."""
-        cooling = self.cooling()
-        if names and all(n in cooling for n in names):
+        cooling = {n: why for n, why in self.cooling().items() if n in names}
+        if names and len(cooling) == len(set(names)):
             with self._lock:
                 probe = min(names, key=lambda n: self._open[n][0] if n in self._open else float("-inf"))
             cooling.pop(probe, None)

@@ -8,6 +8,7 @@ import pytest
 
 from shared_core import Answer, Engine, Request, SimulatedCandidate, SLSConfig
 from shared_core.errors import NoCandidateError, RequestError, UnknownModelError
+from shared_core.health import RetryPolicy
 from shared_core.verifiers import Verifier
 
 
@@ -246,7 +247,8 @@ def tool_engine() -> Engine:
         {"name": "asker", "price_in": 5.0, "price_out": 15.0, "context_window": 4000, "quality_prior": 0.2,
          "capabilities": ["tools"]},
     ])
-    return Engine(cfg, [SimulatedCandidate(c, echo(c.name)) for c in cfg.candidates])
+    # fallback order is under test here, not retries (tests/shared_core/test_health.py)
+    return Engine(cfg, [SimulatedCandidate(c, echo(c.name)) for c in cfg.candidates], retry=RetryPolicy(attempts=1))
 
 
 def tool_result_turn(text="6 times 7?") -> Request:
