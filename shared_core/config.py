@@ -289,6 +289,26 @@ class RunConfig:
 
 
 @dataclass
+class AgreementConfig:
+    """`Engine.agree`: how answers are compared, and what a right one is worth
+    (None: the preferences' willingness_to_pay_usd, else $0.01)."""
+
+    normalizer: str = "choice"  # choice | number | short | log_template
+    willingness_to_pay_usd: float | None = None
+    coincidence: float | None = None  # chance two wrong answers match; None: from the normalizer
+
+    def validate(self, path: str) -> None:
+        from .agreement import NORMALIZERS
+
+        if self.normalizer not in NORMALIZERS:
+            raise ConfigError(f"{path}.normalizer", f"'{self.normalizer}' is not one of {', '.join(sorted(NORMALIZERS))}")
+        if self.willingness_to_pay_usd is not None:
+            _positive(self.willingness_to_pay_usd, f"{path}.willingness_to_pay_usd")
+        if self.coincidence is not None and not 0.0 <= self.coincidence <= 1.0:
+            raise ConfigError(f"{path}.coincidence", f"{self.coincidence!r} must be in [0, 1]")
+
+
+@dataclass
 class SLSConfig:
     candidates: list[CandidateConfig]
     preferences: Preferences = field(default_factory=Preferences)
@@ -298,6 +318,7 @@ class SLSConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     state: StateConfig = field(default_factory=StateConfig)
     fallback: FallbackConfig = field(default_factory=FallbackConfig)
+    agreement: AgreementConfig = field(default_factory=AgreementConfig)
     run: RunConfig = field(default_factory=RunConfig)
     verifiers: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 0
@@ -314,7 +335,7 @@ class SLSConfig:
             if cand.name in seen:
                 raise ConfigError(f"candidates[{i}].name", f"duplicate name '{cand.name}'")
             seen.add(cand.name)
-        for name in ("preferences", "budget", "cache", "predictor", "encoder", "state", "fallback", "run"):
+        for name in ("preferences", "budget", "cache", "predictor", "encoder", "state", "fallback", "run", "agreement"):
             getattr(self, name).validate(name)
         for i, ver in enumerate(self.verifiers):
             if not isinstance(ver, dict) or "type" not in ver:

@@ -74,6 +74,7 @@ class Result:
     attempts: list[dict[str, str]] = field(default_factory=list)
     overhead_s: float = 0.0
     verified: float | None = None
+    calls: int = 1  # model calls made for this answer (an agreement cascade makes several)
 
     @property
     def extra(self) -> dict[str, Any]:
@@ -282,6 +283,16 @@ class Engine:
             except Exception as exc:
                 steps.error = exc
         return steps.result
+
+    def agree(self, request: Request, call: Callable[[str, Request], Answer] | None = None) -> Result:
+        """Serve by the agreement cascade (shared_core/agreement.py): a pair of models
+        and, when they disagree, a third; several calls, and learning without labels."""
+        from .agreement import serve
+
+        plan = self.plan(request)
+        if plan.hit is not None:
+            return self._serve_hit(plan)
+        return serve(self, plan, call or self._call_candidate)
 
     def stream(self, request: Request, open_stream: Callable[[str, Request], Iterator[Chunk]] | None = None,
                to_answer: Callable[[str, list[Chunk]], Answer] | None = None) -> Iterator[StreamEvent[Chunk]]:

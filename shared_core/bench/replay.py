@@ -37,7 +37,10 @@ SLS_VARIANTS = ("sls", "sls-no-cache", "sls-no-update", "sls-no-predictor")
 # call per query and only its own answers' labels, like a deployment that began
 # when the baselines' training data was collected, and `sls-pretrained` first
 # learns every model's label on it (the baselines' full information).
-EXTRA_VARIANTS = ("sls-cascade", "sls-online-train", "sls-pretrained")
+EXTRA_VARIANTS = ("sls-cascade", "sls-agreement", "sls-online-train", "sls-pretrained")
+# `sls-agreement` serves each query by Engine.agree: a pair of models and, when
+# they disagree, a third (several calls per query, its own row); with
+# `--feedback none` it learns from agreement alone.
 TRAIN_PART_VARIANTS = ("sls-online-train", "sls-pretrained")
 
 
@@ -279,7 +282,7 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
         request = Request(messages=system + [{"role": "user", "content": query}], task=task.task,
                           metadata={"replay_key": i, **(group.extra[i] if group.extra else {})})
         try:
-            result = engine.run(request, cascade=cascade)
+            result = engine.agree(request) if variant == "sls-agreement" else engine.run(request, cascade=cascade)
         except NoCandidateError as exc:
             if not cascade:
                 raise
@@ -309,7 +312,7 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
             tally["wrong_hits"] += not ok
             tally["tiers"][result.tier] = tally["tiers"].get(result.tier, 0) + 1
         else:
-            tally["calls"] += 1 + sum(1 for a in result.attempts if "verifier" in a["error"])
+            tally["calls"] += result.calls + sum(1 for a in result.attempts if "verifier" in a["error"])
             tally["models"][result.model] = tally["models"].get(result.model, 0) + 1
     return tally, engine
 
