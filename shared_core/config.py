@@ -153,14 +153,16 @@ class Budget:
 
 @dataclass
 class SemanticCacheConfig:
-    """Near-duplicate hits. The user sets the error rate they accept; the
-    similarity threshold is learned per scope from evidence to meet it."""
+    """Near-duplicate hits. The user sets the error rate they accept (wrong hits as
+    a share of queries); the `learned` policy finds per scope, from evidence, the
+    similarity threshold that meets it, and serves nothing until it can."""
 
     enabled: bool = True
     target_error_rate: float = 0.005
     confidence: float = 0.8
-    initial_threshold: float = 0.99
-    floor: float = 0.80
+    policy: str = "learned"  # learned | static | none (shared_core/cache/policy.py)
+    initial_threshold: float = 0.99  # the static policy's cosine
+    floor: float = 0.80  # the learned threshold never goes below it
     min_evidence: int = 30
     index: str = "auto"  # flat | hnsw | auto (flat while small, HNSW past hnsw_from entries)
     hnsw_from: int = 4096
@@ -174,6 +176,10 @@ class SemanticCacheConfig:
             raise ConfigError(f"{path}.initial_threshold", "need 0 < floor <= initial_threshold <= 1")
         if self.index not in ("flat", "hnsw", "auto"):
             raise ConfigError(f"{path}.index", f"'{self.index}' is not one of flat, hnsw, auto")
+        from .cache.policy import POLICIES
+
+        if self.policy not in POLICIES:
+            raise ConfigError(f"{path}.policy", f"'{self.policy}' is not one of {', '.join(sorted(POLICIES))}")
 
 
 @dataclass

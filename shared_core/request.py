@@ -99,6 +99,14 @@ class Request:
                  for m in self.messages if m["role"] != "system"]
         return _digest({"scope": scope, "turns": turns})
 
+    def history_key(self) -> str:
+        """Digest of the turns before the last user turn (the system prompt is in the
+        scope): a near-duplicate hit needs the same earlier turns, not only a like question."""
+        last = max((i for i, m in enumerate(self.messages) if m["role"] == "user"), default=len(self.messages))
+        turns = [(m["role"], _fold(str(m.get("content", ""))), m.get("tool_call_id"), m.get("tool_calls"))
+                 for m in self.messages[:last] if m["role"] != "system"]
+        return _digest(turns)
+
     def is_follow_up(self) -> bool:
         """True when the conversation already has assistant or tool turns: the last
         user text alone does not determine the answer, so only the exact tier applies."""

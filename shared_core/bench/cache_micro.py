@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cache import CacheManager
+from ..cache.manager import near_key
 from ..config import CacheConfig
 from ..demo import TEMPLATES, WORDS
 from ..encoders import HashingEncoder
@@ -53,11 +54,11 @@ def run(entries: int = 100_000, lookups: int = 2000, seed: int = 0) -> dict:
         t = time.perf_counter()
         cache.lookup(req, scope, f"miss{j}", q)
         times.append(time.perf_counter() - t)
-        found = cache.semantic.nearest(scope, q, 1)
+        found = cache.semantic.nearest(near_key(req, scope), q, 1)
         exact = int(np.argmax(vecs @ q)) + 1  # entry ids start at 1
         agree.append(bool(found) and (found[0][0] == exact or abs(found[0][1] - float(vecs[exact - 1] @ q)) < 1e-6))
     ms = np.array(times) * 1000
-    return {"entries": entries, "index": "hnsw" if cache.semantic.scopes[scope].is_hnsw else "flat",
+    return {"entries": entries, "index": "hnsw" if cache.semantic.scope(near_key(req, scope)).is_hnsw else "flat",
             "lookup_ms": {"p50": round(float(np.percentile(ms, 50)), 4), "p99": round(float(np.percentile(ms, 99)), 4)},
             "puts_per_s": round(entries / put_s), "recall_at_1": round(float(np.mean(agree)), 4),
             "encode_us": round(encode_us, 1)}

@@ -19,8 +19,18 @@ class CacheEntry:
     good: float = 0.0  # feedback that the answer is right (its own query or served hits)
     bad: float = 0.0
     hits: int = 0
-    min_similarity: float = 0.0  # raised past any similarity at which it was served wrongly
     context_key: str | None = None  # see Request.context_key
+    near_key: str | None = None  # what must match for a near-duplicate hit (CacheManager.near_key)
+    # (similarity, right) each time it served, or would have served, a near-duplicate
+    evidence: list[tuple[float, bool]] = field(default_factory=list)
+
+    def add_evidence(self, similarity: float, correct: bool, keep: int = 32) -> None:
+        self.evidence.append((float(similarity), bool(correct)))
+        del self.evidence[:-keep]
+
+    def wrong_at(self, similarity: float) -> bool:
+        """Was it wrong for a query at least this similar? Then it is wrong here too."""
+        return any(not ok and s >= similarity for s, ok in self.evidence)
 
     @property
     def confirmed(self) -> bool:

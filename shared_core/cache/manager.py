@@ -3,14 +3,16 @@
 Lookup order is cheapest and safest first: an exact repeat of the same
 conversation in the same scope; then a task-aware reuser that can check the
 fit (a log template that matches the new line); then the nearest confirmed
-entry in the scope's FAISS index, if its similarity clears the learned
-threshold and no guard vetoes it. Entries enter the near-duplicate index and
-the reusers only once feedback confirms them; feedback that an entry is wrong
-evicts it everywhere.
+entry with the same near key (scope, earlier turns, context and, for a long
+text, everything but its last line), if the threshold policy lets it serve at
+that similarity and no guard vetoes it. Entries enter the near-duplicate index
+and the reusers only once feedback confirms them; feedback that an entry is
+wrong evicts it everywhere.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,8 +24,25 @@ from ..config import CacheConfig
 from ..request import Request
 from .entry import CacheEntry, CacheHit
 from .guards import guard_veto
+from .policy import make_policy
 from .reuse import Reuser
 from .semantic import SemanticTier
+
+LONG_TEXT = 1000  # characters; past this, only a text's last line is matched by meaning
+
+
+def near_key(request: Request, scope: str) -> str:
+    """What a near-duplicate must share exactly: the scope, the earlier turns, the
+    context, and for a long text all but its last line (a document or log around a
+    question is digested, not embedded, so a change anywhere in it keeps answers apart)."""
+    text = " ".join(request.query.split())
+    raw = request.query.rstrip()
+    body = ""
+    if len(text) > LONG_TEXT:
+        cut = raw.rfind("\n")
+        body = raw[:cut] if cut > 0 and len(raw) - cut <= LONG_TEXT else raw
+    parts = [scope, request.history_key(), request.context_key or "", " ".join(body.split())]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -50,6 +69,7 @@ class CacheManager:
         self.entries: OrderedDict[int, CacheEntry] = OrderedDict()
         self.exact: dict[str, int] = {}
         self.semantic = SemanticTier(dim, config.semantic)
+        self.policy = make_policy(config.semantic)
         self._pending_vectors: dict[int, np.ndarray] = {}
         self._next_id = 1
         self._lock = threading.RLock()
@@ -80,7 +100,7 @@ class CacheManager:
                         return Lookup(hit)
             if vector is None or not self.config.semantic.enabled:
                 return Lookup(None)
-            return self._near(request, scope, vector)
+            return self._near(request, scope, near_key(request, scope), vector)
 
     def _exact(self, exact_key: str) -> CacheHit | None:
         if not self.config.exact:
@@ -91,22 +111,19 @@ class CacheManager:
         entry.hits += 1
         return CacheHit("exact", entry.answer, entry.id, 1.0, entry.model, dict(entry.extra))
 
-    def _near(self, request: Request, scope: str, vector: np.ndarray) -> Lookup:
+    def _near(self, request: Request, scope: str, key: str, vector: np.ndarray) -> Lookup:
         nearest = None
-        threshold = self.semantic.threshold(scope)
-        for entry_id, sim in self.semantic.nearest(scope, vector):
+        for entry_id, sim in self.semantic.nearest(key, vector):
             entry = self.entries.get(entry_id)
-            if entry is None or not entry.confirmed:
+            if entry is None or not entry.confirmed or entry.near_key != key:
                 continue
             veto = guard_veto(request.query, entry.query)
-            if entry.context_key != request.context_key:
-                veto = "context differs"
             if nearest is None:
                 nearest = Nearest(entry_id, sim, veto)
-            if veto is None and sim >= threshold and sim >= entry.min_similarity:
+            if veto is None and self.policy.allows(scope, entry, sim):
                 entry.hits += 1
                 hit = CacheHit("semantic", entry.answer, entry.id, sim, entry.model, dict(entry.extra),
-                               {"threshold": threshold})
+                               {"threshold": self.policy.threshold(scope), "policy": self.policy.name})
                 return Lookup(hit, nearest)
         return Lookup(None, nearest)
 
@@ -126,7 +143,8 @@ class CacheManager:
             if old is not None and old in self.entries and not self.entries[old].rejected:
                 return old  # keep the answer that earlier feedback may already have judged
             entry = CacheEntry(self._next_id, scope, exact_key, request.query, answer, model, request.task,
-                               dict(extra or {}), context_key=request.context_key)
+                               dict(extra or {}), context_key=request.context_key,
+                               near_key=near_key(request, scope))
             self._next_id += 1
             self.entries[entry.id] = entry
             self.exact[exact_key] = entry.id
@@ -161,9 +179,7 @@ class CacheManager:
                 return
             entry = self.entries.get(hit.entry_id)
             if hit.tier == "semantic":
-                self.semantic.scope(scope).calibrator.add(hit.similarity, correct)
-                if entry is not None and not correct:
-                    entry.min_similarity = max(entry.min_similarity, min(1.0, hit.similarity + 1e-4))
+                self.policy.observe(scope, entry, hit.similarity, correct)
                 return
             if entry is not None:
                 self.judge_entry(entry.id, request, correct)
@@ -177,7 +193,7 @@ class CacheManager:
             if entry is None:
                 return
             same = self.canonical(request, entry.answer) == self.canonical(request, confirmed_answer)
-            self.semantic.scope(scope).calibrator.add(nearest.similarity, same)
+            self.policy.observe(scope, entry, nearest.similarity, same)
 
     def canonical(self, request: Request, answer: str) -> str:
         for reuser in self.reusers:
@@ -188,7 +204,7 @@ class CacheManager:
     def _promote(self, entry: CacheEntry, request: Request) -> None:
         vector = self._pending_vectors.pop(entry.id, None)
         if vector is not None and self.config.semantic.enabled:
-            self.semantic.scope(entry.scope).add(entry.id, vector)
+            self.semantic.scope(entry.near_key or entry.scope).add(entry.id, vector)
         for reuser in self.reusers:
             if reuser.applies(request):
                 reuser.learn(entry.scope, request, entry.answer, entry.id)
@@ -198,7 +214,7 @@ class CacheManager:
         if self.exact.get(entry.exact_key) == entry.id:
             del self.exact[entry.exact_key]
         self._pending_vectors.pop(entry.id, None)
-        idx = self.semantic.scopes.get(entry.scope)
+        idx = self.semantic.scopes.get(entry.near_key or entry.scope)
         if idx is not None and entry.id in idx.ids:
             idx.remove(entry.id)
 
@@ -216,8 +232,9 @@ class CacheManager:
             meta = {
                 "next_id": self._next_id,
                 "entries": [e.to_dict() for e in self.entries.values()],
-                "scopes": {s: {"ids": [i for i in idx.ids if i not in idx.dead], "calibration": idx.calibrator.to_dict()}
+                "scopes": {s: {"ids": [i for i in idx.ids if i not in idx.dead]}
                            for s, idx in self.semantic.scopes.items()},
+                "policy": self.policy.to_dict(),
                 "reusers": {r.name: r.to_dict() for r in self.reusers},
                 "pending": sorted(self._pending_vectors),
             }
@@ -231,15 +248,27 @@ class CacheManager:
         with self._lock:
             self._next_id = int(meta["next_id"])
             for row in meta["entries"]:
-                entry = CacheEntry(**row)
+                entry = _entry_from(row)
                 self.entries[entry.id] = entry
                 self.exact[entry.exact_key] = entry.id
             for scope, info in meta["scopes"].items():
                 idx = self.semantic.scope(scope)
                 if info["ids"]:
                     idx.add_many(list(info["ids"]), arrays[f"scope_{scope}"])
-                idx.calibrator.load(info["calibration"])
+            self.policy.load(meta.get("policy", {}))
             for reuser in self.reusers:
                 reuser.load(meta["reusers"].get(reuser.name, {}))
             for i, entry_id in enumerate(meta.get("pending", [])):
                 self._pending_vectors[int(entry_id)] = arrays["pending"][i]
+
+
+def _entry_from(row: dict[str, Any]) -> CacheEntry:
+    """An entry from a snapshot; one from before evidence lived on entries keeps
+    its wrong-at similarity as evidence."""
+    row = dict(row)
+    worst = float(row.pop("min_similarity", 0.0) or 0.0)
+    row["evidence"] = [(float(s), bool(c)) for s, c in row.get("evidence", [])]
+    entry = CacheEntry(**row)
+    if worst > 0:
+        entry.add_evidence(worst, False)
+    return entry

@@ -1,7 +1,8 @@
-"""Near-duplicate tier: one FAISS index per scope over confirmed entries.
+"""Near-duplicate tier: one FAISS index per near key over confirmed entries.
 
-Each scope has its own index, so a search never crosses tenants, system
-prompts or candidate sets. Small scopes use an exact flat index; past
+The near key (CacheManager.near_key) digests the scope, the earlier turns, the
+context and the body of a long text, so a search never crosses tenants, system
+prompts, candidate sets or conversations. Small indexes use an exact flat index; past
 `hnsw_from` entries the scope moves to HNSW, which keeps a lookup at 100k
 entries well under a millisecond. HNSW cannot delete, so removed entries
 are tombstoned and the index is rebuilt when they pile up.
@@ -14,7 +15,6 @@ import numpy as np
 
 from ..config import SemanticCacheConfig
 from ..vectors import VectorBuffer
-from .calibration import ThresholdCalibrator
 
 
 class ScopeIndex:
@@ -25,9 +25,6 @@ class ScopeIndex:
         self._vectors = VectorBuffer(dim)
         self.dead: set[int] = set()
         self.index = self._new_index(hnsw=config.index == "hnsw")
-        self.calibrator = ThresholdCalibrator(
-            config.target_error_rate, config.confidence, config.initial_threshold, config.floor, config.min_evidence
-        )
 
     def _new_index(self, hnsw: bool) -> faiss.Index:
         self.is_hnsw = hnsw
@@ -100,16 +97,12 @@ class SemanticTier:
         self.config = config
         self.scopes: dict[str, ScopeIndex] = {}
 
-    def scope(self, scope: str) -> ScopeIndex:
-        idx = self.scopes.get(scope)
+    def scope(self, near_key: str) -> ScopeIndex:
+        idx = self.scopes.get(near_key)
         if idx is None:
-            idx = self.scopes[scope] = ScopeIndex(self.dim, self.config)
+            idx = self.scopes[near_key] = ScopeIndex(self.dim, self.config)
         return idx
 
-    def nearest(self, scope: str, vector: np.ndarray, k: int = 4) -> list[tuple[int, float]]:
-        idx = self.scopes.get(scope)
+    def nearest(self, near_key: str, vector: np.ndarray, k: int = 4) -> list[tuple[int, float]]:
+        idx = self.scopes.get(near_key)
         return idx.search(vector, k) if idx is not None else []
-
-    def threshold(self, scope: str) -> float:
-        idx = self.scopes.get(scope)
-        return idx.calibrator.threshold if idx is not None else self.config.initial_threshold

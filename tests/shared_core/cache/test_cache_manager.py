@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from shared_core.cache import CacheManager, LogTemplateReuser
+from shared_core.cache.manager import near_key
 from shared_core.config import CacheConfig, SemanticCacheConfig
 from shared_core.encoders import HashingEncoder
 from shared_core.request import Request
@@ -21,7 +22,8 @@ OTHER = "What is the capital of France?"
 
 
 def cfg(threshold=0.9, **kw) -> CacheConfig:
-    sem = dict(initial_threshold=threshold, floor=0.8, min_evidence=30)
+    # the tiers' mechanics under a fixed cosine; the learned policy has its own tests below
+    sem = dict(policy="static", initial_threshold=threshold, floor=0.8, min_evidence=30)
     sem.update(kw.pop("semantic", {}))
     return CacheConfig(semantic=SemanticCacheConfig(**sem), **kw)
 
@@ -40,6 +42,10 @@ class Call:
         self.key = self.req.exact_key(self.scope)
         self.vec = ENC.encode_one(self.req.query)
 
+    @property
+    def near(self):
+        return near_key(self.req, self.scope)
+
     def lookup(self, cache):
         return cache.lookup(self.req, self.scope, self.key, self.vec)
 
@@ -51,6 +57,15 @@ def confirmed(cache, call, answer="answer"):
     eid = call.store(cache, answer)
     cache.judge_entry(eid, call.req, correct=True)
     return eid
+
+
+def learned(n_right=0, **sem):
+    """A cache under the learned policy, with n_right pieces of evidence of right hits
+    at similarities 0.85-1.0 in Q's scope."""
+    cache = make(semantic={"policy": "learned", "target_error_rate": 0.05, **sem})
+    for s in np.linspace(0.85, 1.0, n_right):
+        cache.policy.observe(Call(Q).scope, None, float(s), True)
+    return cache
 
 
 # -- exact tier ---------------------------------------------------------------------------
@@ -118,7 +133,7 @@ def test_semantic_needs_confirmation():
     cache = make()
     eid = Call(Q).store(cache, "Use the reset link.")
     assert Call(NEAR).lookup(cache).hit is None  # unconfirmed: exact repeats only
-    assert len(cache.semantic.scope(Call(Q).scope)) == 0
+    assert len(cache.semantic.scope(Call(Q).near)) == 0
     cache.judge_entry(eid, Call(Q).req, correct=True)
     look = Call(NEAR).lookup(cache)
     assert look.hit is not None and look.hit.tier == "semantic" and look.hit.entry_id == eid
@@ -142,14 +157,27 @@ def test_semantic_needs_the_threshold():
     assert Call(OTHER).lookup(cache).hit is None
 
 
-def test_semantic_threshold_follows_calibration():
-    cache = make(threshold=0.99, semantic={"target_error_rate": 0.05})
+def test_learned_policy_cold_serves_no_near_duplicate():
+    cache = learned(0)
     eid = confirmed(cache, Call(Q))
-    cal = cache.semantic.scope(Call(Q).scope).calibrator
-    for s in np.linspace(0.85, 1.0, 100):
-        cal.add(float(s), True)
-    assert cache.semantic.threshold(Call(Q).scope) < 0.9
-    assert Call(NEAR).lookup(cache).hit.entry_id == eid
+    look = Call(NEAR).lookup(cache)
+    assert look.hit is None and look.nearest.entry_id == eid  # seen, not vouched for
+    assert Call(Q).lookup(cache).hit.tier == "exact"
+
+
+def test_learned_threshold_follows_evidence():
+    cache = learned(100)
+    eid = confirmed(cache, Call(Q))
+    assert cache.policy.threshold(Call(Q).scope) < 0.9
+    hit = Call(NEAR).lookup(cache).hit
+    assert hit.entry_id == eid and hit.detail["policy"] == "learned"
+    assert cache.policy.threshold(Call(Q, tenant="acme").scope) > 1.0  # evidence stays in its scope
+
+
+def test_none_policy_never_serves_near_duplicates():
+    cache = make(semantic={"policy": "none"})
+    confirmed(cache, Call(Q))
+    assert Call(NEAR).lookup(cache).hit is None and Call(Q).lookup(cache).hit.tier == "exact"
 
 
 @pytest.mark.parametrize("cached, query, reason", [
@@ -171,7 +199,7 @@ def test_near_duplicates_need_the_same_context_key():
     eid = confirmed(cache, Call(Q, context_key="docs-v1"))
     assert Call(NEAR, context_key="docs-v1").lookup(cache).hit.entry_id == eid
     look = Call(NEAR, context_key="docs-v2").lookup(cache)
-    assert look.hit is None and look.nearest.veto == "context differs"
+    assert look.hit is None and look.nearest is None  # another context: another index
     assert Call(NEAR).lookup(cache).hit is None
 
 
@@ -182,30 +210,59 @@ def test_follow_ups_use_the_exact_tier_only():
     assert Call(NEAR, history=history).lookup(cache).hit is None
     fid = confirmed(cache, Call(Q, history=history))
     assert Call(Q, history=history).lookup(cache).hit.entry_id == fid
-    assert fid not in cache.semantic.scope(Call(Q).scope).ids  # never indexed for near-duplicates
+    assert all(fid not in idx.ids for idx in cache.semantic.scopes.values())  # never indexed for near-duplicates
 
 
-def test_wrong_semantic_hit_raises_min_similarity():
-    cache = make()
+PIN1 = [{"role": "user", "content": "My PIN is 1111"}]
+PIN2 = [{"role": "user", "content": "My PIN is 2222"}]
+
+
+def test_conversations_that_differ_in_an_earlier_user_turn_never_share():
+    cache = learned(300)
+    eid = confirmed(cache, Call("What did I say?", history=PIN1), "You said: My PIN is 1111")
+    assert Call("What did I say ?", history=PIN1).lookup(cache).hit.entry_id == eid  # same turns: may share
+    for text in ("What did I say?", "What did I say ?"):
+        look = Call(text, history=PIN2).lookup(cache)
+        assert look.hit is None and look.nearest is None
+
+
+LONG = "\n".join(f"Paragraph {w}: the contract says the tenant pays the rent on the first day of the month."
+                 for w in "abcdefghijklmnopqrstuvwxyz")
+
+
+def test_long_prompts_that_differ_only_in_the_middle_never_share():
+    cache = learned(300)
+    middle = len(LONG) // 2
+    changed = LONG[:middle] + LONG[middle:].replace("tenant", "landlord", 1)
+    eid = confirmed(cache, Call(LONG + "\nWho pays the rent?"), "the tenant")
+    assert Call(LONG + "\nWho is it that pays the rent?").lookup(cache).hit.entry_id == eid  # same body
+    look = Call(changed + "\nWho pays the rent?").lookup(cache)
+    assert look.hit is None and look.nearest is None
+    assert Call(changed + "\nWho pays the rent?").near != Call(LONG + "\nWho pays the rent?").near
+
+
+def test_wrong_semantic_hit_is_evidence_on_the_entry_and_its_scope():
+    cache = learned(100)
     eid = confirmed(cache, Call(Q))
     near = Call(NEAR)
     hit = near.lookup(cache).hit
     cache.judge_hit(hit, near.req, near.scope, correct=False)
     entry = cache.entries[eid]
-    assert entry.min_similarity > hit.similarity
-    assert list(cache.semantic.scope(near.scope).calibrator.pairs) == [(hit.similarity, False)]
+    assert entry.evidence == [(hit.similarity, False)] and entry.wrong_at(hit.similarity)
+    assert list(cache.policy.calibrator(near.scope).pairs)[-1] == (hit.similarity, False)
     assert near.lookup(cache).hit is None  # not at that similarity again
     assert Call(Q).lookup(cache).hit.tier == "exact"  # its own query is still answered
     assert entry.confirmed
 
 
 def test_correct_semantic_hit_is_evidence():
-    cache = make()
-    confirmed(cache, Call(Q))
+    cache = learned(100)
+    eid = confirmed(cache, Call(Q))
     near = Call(NEAR)
     hit = near.lookup(cache).hit
     cache.judge_hit(hit, near.req, near.scope, correct=True)
-    assert list(cache.semantic.scope(near.scope).calibrator.pairs) == [(hit.similarity, True)]
+    assert list(cache.policy.calibrator(near.scope).pairs)[-1] == (hit.similarity, True)
+    assert cache.entries[eid].evidence == [(hit.similarity, True)]
     assert near.lookup(cache).hit is not None
 
 
@@ -220,7 +277,7 @@ def test_bad_feedback_evicts_from_exact_and_semantic():
     assert Call(Q).lookup(cache).hit is None
     look = Call(NEAR).lookup(cache)
     assert look.hit is None and look.nearest is None
-    assert len(cache.semantic.scope(Call(Q).scope)) == 0
+    assert len(cache.semantic.scope(Call(Q).near)) == 0
 
 
 def test_bad_feedback_on_exact_hit_evicts():
@@ -249,20 +306,20 @@ def test_max_entries_evicts_oldest():
     ids = [confirmed(cache, c) for c in calls]
     assert len(cache) == 3 and ids[0] not in cache.entries
     assert calls[0].lookup(cache).hit is None and calls[3].lookup(cache).hit.entry_id == ids[3]
-    assert ids[0] not in [eid for eid, _ in cache.semantic.nearest(calls[0].scope, calls[0].vec)]
+    assert ids[0] not in [eid for eid, _ in cache.semantic.nearest(calls[0].near, calls[0].vec)]
 
 
 # -- shadow calibration ------------------------------------------------------------------------
 
 def test_shadow_records_whether_nearest_would_have_been_right():
-    cache = make(threshold=0.99)
+    cache = learned(0)
     confirmed(cache, Call(Q), "Use the reset link.")
     near = Call(NEAR)
     look = near.lookup(cache)
     assert look.hit is None and look.nearest is not None
     cache.shadow(near.req, near.scope, look.nearest, "use the   RESET link.")
     cache.shadow(near.req, near.scope, look.nearest, "Call support.")
-    pairs = list(cache.semantic.scope(near.scope).calibrator.pairs)
+    pairs = list(cache.policy.calibrator(near.scope).pairs)
     assert pairs == [(look.nearest.similarity, True), (look.nearest.similarity, False)]
 
 
@@ -291,20 +348,20 @@ def test_reuse_tier_serves_and_forgets_wrong_templates():
 # -- persistence -------------------------------------------------------------------------------
 
 def test_snapshot_restore_roundtrip_keeps_hits_working():
-    cache = make(reusers=[LogTemplateReuser()])
+    cache = learned(100, floor=0.9)
+    cache.reusers = [LogTemplateReuser()]
     sem_id = confirmed(cache, Call(Q), "Use the reset link.")
     pending_id = Call(OTHER).store(cache, "Paris")  # unconfirmed: exact only, vector pending
     log_id = confirmed(cache, Call(LOG1, task="logparsing"), TEMPLATE)
     wrong = Call("open port 80 on the firewall")
     confirmed(cache, wrong)
-    cal = cache.semantic.scope(Call(Q).scope).calibrator
-    cal.add(0.95, True)
 
     meta, arrays = cache.snapshot()
     meta = json.loads(json.dumps(meta))  # what a store writes: JSON and npz, no pickle
     arrays = load_arrays(dump_arrays(arrays))
 
-    again = make(reusers=[LogTemplateReuser()])
+    again = learned(0, floor=0.9)
+    again.reusers = [LogTemplateReuser()]
     again.restore(meta, arrays)
     assert len(again) == len(cache) == 4
     assert Call(Q).lookup(again).hit.entry_id == sem_id
@@ -313,7 +370,7 @@ def test_snapshot_restore_roundtrip_keeps_hits_working():
     assert Call(OTHER).lookup(again).hit.answer == "Paris"
     reuse = Call(LOG2, task="logparsing").lookup(again).hit
     assert reuse.tier == "reuse" and reuse.entry_id == log_id
-    assert list(again.semantic.scope(Call(Q).scope).calibrator.pairs) == [(0.95, True)]
+    assert list(again.policy.calibrator(Call(Q).scope).pairs) == list(cache.policy.calibrator(Call(Q).scope).pairs)
     # a pending entry confirmed after the restore joins the semantic index
     again.judge_entry(pending_id, Call(OTHER).req, correct=True)
     assert Call("what is the capital of France").lookup(again).hit.entry_id == pending_id
@@ -328,9 +385,20 @@ def test_snapshot_leaves_out_evicted_entries():
     cache.judge_entry(gone, Call(OTHER).req, correct=False)
     meta, arrays = cache.snapshot()
     assert [e["id"] for e in meta["entries"]] == [keep]
-    assert meta["scopes"][Call(Q).scope]["ids"] == [keep]
-    assert arrays[f"scope_{Call(Q).scope}"].shape == (1, ENC.dim)
+    assert meta["scopes"][Call(Q).near]["ids"] == [keep]
+    assert arrays[f"scope_{Call(Q).near}"].shape == (1, ENC.dim)
     again = make()
     again.restore(meta, arrays)
     assert Call("what is the capital of France").lookup(again).hit is None
     assert Call(NEAR).lookup(again).hit.entry_id == keep
+
+
+def test_snapshot_from_before_entry_evidence_keeps_its_wrong_similarity():
+    cache = make()
+    eid = confirmed(cache, Call(Q))
+    meta, arrays = cache.snapshot()
+    meta["entries"][0].pop("evidence")
+    meta["entries"][0]["min_similarity"] = 0.97
+    again = make()
+    again.restore(meta, arrays)
+    assert again.entries[eid].wrong_at(0.96) and not again.entries[eid].wrong_at(0.98)
