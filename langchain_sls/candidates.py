@@ -100,9 +100,7 @@ def build_chat_model(spec: dict[str, Any], where: str = "provider") -> BaseChatM
     check_env_expanded(kwargs, f"{where}.kwargs")
     try:
         if "class" in spec:
-            cls = import_class(str(spec["class"]), f"{where}.class")
-            if not (isinstance(cls, type) and issubclass(cls, BaseChatModel)):
-                raise ConfigError(f"{where}.class", f"'{spec['class']}' is not a LangChain chat model class")
+            cls = import_class(str(spec["class"]), f"{where}.class", base=BaseChatModel, kind="LangChain chat model")
             if "model" in spec:
                 kwargs = {"model": spec["model"], **kwargs}
             return cls(**kwargs)

@@ -44,10 +44,11 @@ def provider_spec(cand: CandidateConfig) -> dict[str, Any]:
     return spec if isinstance(spec, dict) else {}
 
 
-def load_class(path: str, where: str) -> type:
-    """import_class, with a pip hint for the integrations SLS knows."""
+def load_class(path: str, where: str) -> type[LLM]:
+    """import_class of an LLM subclass (checked before any call), with a pip hint
+    for the integrations SLS knows."""
     try:
-        return import_class(path, where)
+        return import_class(path, where, base=LLM, kind="LlamaIndex LLM")
     except ConfigError as exc:
         module_name = path.rpartition(".")[0]
         hint = next((f" (pip install {pkg})" for mod, _, pkg in KNOWN_PROVIDERS.values() if mod == module_name), "")
@@ -62,7 +63,8 @@ def simulated_llm(cand: CandidateConfig, seed: int = 0) -> LLM:
     if not isinstance(opts, dict):
         opts = {}
     cls = SimulatedFunctionCallingLLM if "tools" in cand.capabilities else SimulatedLLM
-    return cls.from_config(cand, skill=float(opts.get("skill", cand.quality_prior)),
+    skill = opts.get("skill", cand.quality_prior)  # no prior given: the stand-in's own default
+    return cls.from_config(cand, skill=float(0.9 if skill is None else skill),
                            fail_rate=float(opts.get("fail_rate", 0.0)), seed=int(opts.get("seed", seed)),
                            chunk_delay_s=float(opts.get("chunk_delay_s", 0.0)))
 
@@ -92,12 +94,9 @@ def build_llm(cand: CandidateConfig, index: int, *, simulated: bool = False, see
         raise ConfigError(f"{where}.kwargs", "expected a mapping")
     check_env_expanded(kwargs, f"{where}.kwargs")
     try:
-        llm = cls(**kwargs)
+        return cls(**kwargs)
     except Exception as exc:  # the provider class rejects its arguments
         raise ConfigError(where, f"{cls.__name__}(**kwargs) failed: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(llm, LLM):
-        raise ConfigError(f"{where}.class", f"{cls.__name__} is not a LlamaIndex LLM")
-    return llm
 
 
 def build_llms(config: SLSConfig, llms: dict[str, LLM] | None = None, *, simulated: bool = False) -> dict[str, LLM]:

@@ -12,8 +12,14 @@ from .errors import ConfigError
 _UNSET_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def import_class(path: str, where: str) -> type:
-    """`pkg.mod.Class` or `pkg.mod:Class`; a ConfigError naming `where` if it fails."""
+def import_class(path: str, where: str, base: type | None = None, kind: str = "") -> type:
+    """`pkg.mod.Class` or `pkg.mod:Class`; a ConfigError naming `where` if it fails.
+
+    A config names code to run, so with `base` only a subclass of it (the
+    framework's model type) is returned, checked before anything calls it:
+    `class: subprocess.Popen` is refused, not started. Importing the module
+    still runs its top-level code, as any `import` does (README: "Reliability
+    and security")."""
     module_name, _, cls_name = path.replace(":", ".").rpartition(".")
     if not module_name:
         raise ConfigError(where, f"'{path}' is not a dotted path like package.module.Class")
@@ -22,9 +28,13 @@ def import_class(path: str, where: str) -> type:
     except ImportError as exc:
         raise ConfigError(where, f"cannot import {module_name}: {exc}") from exc
     try:
-        return getattr(module, cls_name)
+        cls = getattr(module, cls_name)
     except AttributeError as exc:
         raise ConfigError(where, f"{module_name} has no {cls_name}") from exc
+    if base is not None and not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ConfigError(where, f"'{path}' is not a {kind or base.__qualname__} class; "
+                                 "a config may only name model classes of its framework")
+    return cls
 
 
 def check_env_expanded(value: Any, where: str) -> None:

@@ -89,3 +89,11 @@ def test_python_candidates_and_their_errors() -> None:
         SmartRouterLLM(candidates=[{"model": SimulatedChatModel(), "price_in": 1, "price_out": -1}])
     with pytest.raises(ConfigError, match="unknown field"):
         SmartRouterLLM(candidates=[{"model": SimulatedChatModel(), "price_in": 1, "price_out": 1, "colour": 1}])
+
+
+@pytest.mark.parametrize("path", ["subprocess.Popen", "os.system", "builtins.exec"])
+def test_a_config_class_that_is_not_a_chat_model_is_refused_before_any_call(tmp_path: Path, path: str) -> None:
+    marker = tmp_path / "ran"
+    with pytest.raises(ConfigError, match="is not a LangChain chat model class"):
+        build_chat_model({"class": path, "kwargs": {"args": ["touch", str(marker)]}})
+    assert not marker.exists()

@@ -97,3 +97,13 @@ def test_python_objects_override_specs_and_unknown_names_fail():
     assert build_llms(cfg, {"m": llm})["m"] is llm
     with pytest.raises(UnknownModelError):
         build_llms(cfg, {"m": llm, "other": MockLLM()})
+
+
+@pytest.mark.parametrize("path", ["subprocess.Popen", "subprocess:Popen", "os.system", "builtins.exec"])
+def test_a_config_class_that_is_not_an_llm_is_refused_before_any_call(tmp_path, path):
+    marker = tmp_path / "ran"
+    provider = {"class": path, "kwargs": {"args": ["touch", str(marker)]}}
+    with pytest.raises(ConfigError, match="is not a LlamaIndex LLM class") as err:
+        build_llms(_cfg(provider))
+    assert err.value.field == "candidates[0].provider.class"
+    assert not marker.exists()
