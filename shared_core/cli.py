@@ -229,6 +229,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .stats import format_stats, read_state, summarize
+    from .storage import open_store
+
+    path = Path(args.state)
+    if not path.exists():
+        raise SystemExit(f"sls stats: no state at {path} (the folder or file of `state.path` in the YAML)")
+    sqlite = path.is_file() or (path / "state.sqlite").exists()
+    store = open_store(str(path), "sqlite" if sqlite else "local")
+    try:
+        summary = summarize(read_state(store))
+    finally:
+        store.close()
+    print(json.dumps(summary, indent=1) if args.json else format_stats(summary))
+    return 0
+
+
+STATS_EXAMPLES = """examples:
+  sls stats --state .sls_state/langchain-example
+  sls stats --state state.sqlite --json | jq '.savings'
+
+Quality is the posterior mean of the feedback each model got on each task
+(uniform prior, recent feedback weighted more), with its standard deviation.
+"""
+
+
 RUN_EXAMPLES = """examples:
   sls run --config router.yaml --input jobs.jsonl --output answers.jsonl --summary summary.json
   sls run --config shared_core/defaults/demo.yaml --simulated --input jobs.jsonl --output out.jsonl
@@ -294,6 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", help="folder that replay paths are read from (default: $SLS_DATA or ../shared/data)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
+    stats = sub.add_parser("stats", help="what a router has learned: quality per task and model, spend, cache, savings",
+                           description="Read a saved router state and report per task and model the learned "
+                                       "quality with its uncertainty, calls, spend and latency; cache entries and "
+                                       "hits per tier; savings against always calling the best-rated model; the "
+                                       "near-duplicate thresholds learned.",
+                           epilog=STATS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    stats.add_argument("--state", required=True, help="the state folder (or SQLite file) of `state.path`")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    stats.set_defaults(func=cmd_stats)
     report = sub.add_parser("report", help="markdown tables and an accuracy-cost plot from bench result JSON files")
     report.add_argument("results", nargs="+", help="result JSON files written by `sls bench --out`")
     report.add_argument("--out", help="write the markdown here (default: print it)")

@@ -34,6 +34,7 @@ from .request import Request
 from .scheduler import Decision, Scheduler
 from .storage import StateStore, open_store
 from .tokens import count_message_tokens, get_encoding
+from .stats import Usage, engine_state, summarize
 from .updater import Autosave, Pending, UpdateManager
 from .verifiers import Verifier, make_verifier
 
@@ -186,6 +187,7 @@ class Engine:
         self.updater = UpdateManager(self.predictor, self.cache, store, config.state.autosave_every, learn=learn)
         self.verifiers = list(verifiers) if verifiers is not None else [make_verifier(v) for v in config.verifiers]
         self.spent_usd = 0.0
+        self.usage = Usage()  # calls, spend and hits, for stats()
         self.health = Health(config.fallback.cooldown_s)
         self.retry = retry or RetryPolicy()
         self._lock = threading.RLock()
@@ -193,6 +195,7 @@ class Engine:
         saved = self.updater.load()
         if saved:
             self.spent_usd = float(saved.get("spent_usd", 0.0))
+            self.usage.load(saved.get("usage"))
         elif config.predictor.warm_start:
             self.predictor.warm_start(config.predictor.warm_start, self.encoder.encode_one)
         self._closed = False
@@ -438,6 +441,7 @@ class Engine:
     def _serve_hit(self, plan: Plan) -> Result:
         hit = plan.hit
         t0 = time.perf_counter()
+        self.usage.hit(plan.request.task, hit.tier)
         self.updater.track(plan.request_id, Pending(plan.request, plan.scope, hit.model, hit.answer, plan.vector,
                                                     hit.entry_id, hit, plan.nearest))
         overhead = plan.overhead_s + time.perf_counter() - t0
@@ -449,6 +453,7 @@ class Engine:
         request = plan.request
         with self._lock:
             self.spent_usd += answer.cost_usd or 0.0
+            self.usage.served(request.task, model, answer.cost_usd, answer.latency_s)
             self.predictor.observe_usage(request.task, model, answer.output_tokens, answer.latency_s)
             entry_id = None
             if answer.cacheable:
@@ -494,7 +499,8 @@ class Engine:
 
     def save(self) -> None:
         with self._lock:  # the autosave thread must not snapshot a half-stored answer
-            self.updater.save({"spent_usd": self.spent_usd})
+            self.updater.save({"spent_usd": self.spent_usd, "usage": self.usage.to_dict(),
+                               "thresholds": engine_state(self)["thresholds"]})
 
     def close(self) -> None:
         """Save the state and release the store; a second call does nothing."""
@@ -514,5 +520,10 @@ class Engine:
         self.close()
 
     def stats(self) -> dict[str, Any]:
+        """What was learned and done (see shared_core/stats.py): per task and model the
+        learned quality +- sd, calls, spend, latency; cache entries and hits per tier;
+        savings against the best-rated model; near-duplicate thresholds."""
+        with self._lock:
+            report = summarize(engine_state(self))
         return {"cache_entries": len(self.cache), "spent_usd": self.spent_usd,
-                "feedback_events": self.updater.events, "cooling": self.cooling()}
+                "feedback_events": self.updater.events, "cooling": self.cooling(), **report}

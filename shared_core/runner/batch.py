@@ -37,7 +37,7 @@ from .jobs import BadLine, Job, read_jobs
 from .journal import Journal
 from .limits import Gate
 from .progress import Progress
-from .retry import call_with_retries
+from .retry import call_with_retries, engine_policy
 from .sources import estimated_tokens
 
 
@@ -77,6 +77,8 @@ class BatchRunner:
         self.bad: list[BadLine] = []
         self.stopped = False
         self.progress: Progress | None = None
+        self.engine_retries = engine_policy(engine, self.run_config)
+        self._tries: dict[tuple[str, str], int] = {}
 
     # -- the batch -----------------------------------------------------------------------
     def jobs(self) -> list[Job]:
@@ -196,7 +198,14 @@ class BatchRunner:
             async with gate.hold(estimate):
                 return await self.engine.candidates[model].ainvoke(request)
 
-        answer = await call_with_retries(once, self.run_config, on_retry=self._retried)
+        if self.engine_retries:  # the engine calls this again on a retryable error
+            tries = self._tries[(job_id, model)] = self._tries.get((job_id, model), 0) + 1
+            if tries > 1:
+                self._retried(None)
+            answer = await once()
+            self._tries.pop((job_id, model), None)
+        else:
+            answer = await call_with_retries(once, self.run_config, on_retry=self._retried)
         answer.complete_usage(request, cand, time.perf_counter() - t0)
         # no await between the answer arriving and this line: a kill cannot fall between them
         self.journal.paid({"id": job_id, "model": model, "text": answer.text, "cost_usd": answer.cost_usd,
@@ -208,7 +217,7 @@ class BatchRunner:
         self.progress.calls[model] += 1
         return answer
 
-    def _retried(self, exc: BaseException) -> None:
+    def _retried(self, exc: BaseException | None) -> None:
         self.progress.retries += 1
 
     # -- the summary ---------------------------------------------------------------------

@@ -1,6 +1,10 @@
 """Retries of one candidate call that a provider refused for now (429, 5xx,
 connection and timeout errors), with exponential backoff and jitter by tenacity.
-Anything else (a 400, a bad key) is raised at once: the engine falls back."""
+Anything else (a 400, a bad key) is raised at once: the engine falls back.
+
+Where the engine retries calls itself (`Engine.retry`, a `health.RetryPolicy`),
+`sls run` hands it the `run:` settings instead and does not retry a second time
+(`engine_policy`); these helpers serve an engine without one."""
 
 from __future__ import annotations
 
@@ -35,6 +39,17 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     return any(name in type(exc).__name__ for name in RETRYABLE_NAMES)
+
+
+def engine_policy(engine: Any, run: RunConfig) -> bool:
+    """Give the engine's own retry policy the `run:` settings; False if it has none."""
+    if getattr(engine, "retry", None) is None:
+        return False
+    from ..health import RetryPolicy
+
+    engine.retry = RetryPolicy(attempts=run.max_retries + 1, initial_s=run.backoff_initial_s,
+                               max_s=run.backoff_max_s)
+    return True
 
 
 async def call_with_retries(call: Callable[[], Awaitable[T]], run: RunConfig,
