@@ -8,6 +8,8 @@ the candidates here serve the engine's own jobs: replays of recorded answers
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import re
 import time
 from abc import ABC, abstractmethod
@@ -20,6 +22,14 @@ import numpy as np
 from .config import CandidateConfig
 from .request import Request
 from .tokens import count_message_tokens, count_tokens
+
+log = logging.getLogger(__name__)
+_USAGE = ("input_tokens", "output_tokens", "cost_usd", "latency_s")
+
+
+def _usable(value: Any) -> bool:
+    """A count or amount SLS can add up: a finite, non-negative number."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 @dataclass
@@ -39,7 +49,17 @@ class Answer:
     def complete_usage(self, request: Request, cand: CandidateConfig, elapsed_s: float,
                        input_tokens: int | None = None) -> "Answer":
         """Fill in what the call did not report; `input_tokens` is the count the
-        caller already made of this request, so it is not counted twice."""
+        caller already made of this request, so it is not counted twice.
+
+        A provider's numbers are untrusted: a NaN, infinite or negative one
+        would poison the run's spend (and with it the budget) and the learned
+        cost and latency, so it is dropped with a warning and counted here."""
+        for name in _USAGE:
+            value = getattr(self, name)
+            if value is not None and not _usable(value):
+                log.warning("candidate %s reported %s=%r: not a finite non-negative number; SLS counts it itself",
+                            cand.name, name, value)
+                setattr(self, name, None)
         if self.input_tokens is None:
             self.input_tokens = input_tokens if input_tokens is not None else count_message_tokens(
                 request.messages, tools=request.tools)
