@@ -318,9 +318,9 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
 
 
 def regret_curve(group: ReplayGroup, ok: list[bool], paid: list[float], wtp: float | None,
-                 every: int = 100) -> dict[str, Any]:
-    """Cumulative regret of a run against the best fixed model in hindsight, at
-    every `every` queries and at the end. With a willingness to pay, a query's
+                 marks: tuple[int, ...] = (50, 100, 200, 500, 1000, 2000, 5000, 10000)) -> dict[str, Any]:
+    """Cumulative regret of a run against the best fixed model in hindsight, after
+    each of `marks` queries and at the end. With a willingness to pay, a query's
     reward is correct - cost / wtp (what the router maximises) and the best
     fixed model is the one with the most reward; else reward is correctness.
     Unanswered queries (a cascade that gave up) are not in `ok` and not counted."""
@@ -329,7 +329,7 @@ def regret_curve(group: ReplayGroup, ok: list[bool], paid: list[float], wtp: flo
     fixed = {m: value(group.correct[m][:n], group.cost[m][:n]) for m in group.correct}
     best = max(fixed, key=lambda m: fixed[m].sum())
     gap = np.cumsum(fixed[best] - value(np.asarray(ok), np.asarray(paid, dtype=float)))
-    at = sorted({*range(every, n, every), n})
+    at = sorted({*(t for t in marks if t < n), n})
     return {"best_fixed": best, "reward": "correct - cost/wtp" if wtp else "correct",
             "at": at, "regret": [round(float(gap[t - 1]), 3) for t in at]}
 

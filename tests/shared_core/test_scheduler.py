@@ -199,3 +199,36 @@ def test_round_robin_honours_a_pin():
     ests = {m: est(m) for m in "abc"}
     rankings = [sched.decide(request(pinned_model="c"), cands, ests).ranking for _ in range(2)]
     assert rankings == [["c", "a", "b"], ["c", "b", "a"]]
+
+
+# -- exploration that pays for itself ---------------------------------------------------------
+
+def ranged(name, p, low, high, sample=None, cost=0.001):
+    e = Estimate(name, p, p if sample is None else sample, cost, 1.0, 100, 100.0, 0.0)
+    e.p_low, e.p_high = low, high
+    return e
+
+
+def test_a_dominated_model_is_ranked_last_but_stays_a_fallback():
+    d = decide([cand("a"), cand("b"), cand("c")],
+               [ranged("a", 0.9, 0.85, 0.95), ranged("b", 0.5, 0.3, 0.6, sample=0.99), ranged("c", 0.8, 0.6, 0.9)])
+    assert d.ranking == ["c", "a", "b"] or d.ranking[-1] == "b"
+    assert d.ranking[-1] == "b" and "dominated: b" in d.reason  # its lucky draw does not lift it
+
+
+def test_exploration_stops_when_its_expected_cost_exceeds_the_budget():
+    sched = Scheduler(Preferences(), Budget(), exploration_budget=0.01, eliminate=False)
+    cands = [cand("best"), cand("other")]
+    # the draw favours `other`, whose mean is 0.1 below: each exploration costs about 0.1 utility
+    ests = {"best": ranged("best", 0.8, 0.5, 0.95, sample=0.5), "other": ranged("other", 0.7, 0.4, 0.95, sample=0.9)}
+    decisions = [sched.decide(request(), cands, ests) for _ in range(100)]
+    explored = [d.chosen for d in decisions].count("other")
+    assert 5 <= explored <= 11  # about budget x requests / cost = 0.01 x 100 / 0.1 = 10
+    assert sched.exploration_spent <= 0.01 * 100 + 1e-9
+    assert all("exploration budget spent" in d.reason for d in decisions if d.chosen == "best")
+
+
+def test_no_budget_follows_the_draw():
+    sched = Scheduler(Preferences(), Budget(), exploration_budget=None, eliminate=False)
+    ests = {"best": ranged("best", 0.8, 0.5, 0.95, sample=0.5), "other": ranged("other", 0.7, 0.4, 0.95, sample=0.9)}
+    assert all(sched.decide(request(), [cand("best"), cand("other")], ests).chosen == "other" for _ in range(20))

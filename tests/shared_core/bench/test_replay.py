@@ -108,3 +108,33 @@ def test_sls_config_variants_are_independent(synthetic_task):
     base = _base(synthetic_task)
     cfg = sls_config(synthetic_task, "sls-no-update", base)
     assert cfg.predictor.learn is False and base.predictor.learn is True
+
+
+def test_dominance_names_the_single_models_that_beat_a_row():
+    from shared_core.bench.table import dominance, format_dominance
+
+    rows = [{"method": "sls", "accuracy": 0.60, "cost_usd": 0.08},
+            {"method": "single:cheap-good", "accuracy": 0.63, "cost_usd": 0.07},
+            {"method": "single:cheap-bad", "accuracy": 0.30, "cost_usd": 0.01},
+            {"method": "single:dear", "accuracy": 0.70, "cost_usd": 2.0}]
+    d = dominance(rows)
+    assert d["dominated_by"] == ["cheap-good"] and d["best_at_or_below_cost"]["method"] == "single:cheap-good"
+    assert d["most_accurate"]["method"] == "single:dear"
+    assert "DOMINATED by cheap-good" in format_dominance(d)
+    rows[0]["accuracy"] = 0.65
+    assert dominance(rows)["dominated_by"] == []
+    assert "not dominated" in format_dominance(dominance(rows))
+
+
+def test_regret_curve_against_the_best_fixed_model():
+    import numpy as np
+
+    from shared_core.bench.replay import ReplayGroup, regret_curve
+
+    n = 120
+    group = ReplayGroup("g", ["q"] * n, ["t"] * n, {"a": [""] * n, "b": [""] * n},
+                        {"a": np.ones(n, bool), "b": np.zeros(n, bool)}, {"a": np.full(n, 0.001), "b": np.zeros(n)},
+                        {}, {}, {})
+    curve = regret_curve(group, [True] * 60 + [False] * 60, [0.001] * n, wtp=0.01)
+    assert curve["best_fixed"] == "a" and curve["at"] == [50, 100, 120]
+    assert curve["regret"] == [0.0, 40.0, 60.0]

@@ -1,0 +1,106 @@
+"""Agreement cascade: normalizers, plan choice by expected utility, the truth posterior, and Engine.agree."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared_core.agreement import (AgreementPlan, ChoiceNormalizer, NumberNormalizer, Outcome, ShortAnswerNormalizer,
+                                   best_plan, make_normalizer, pseudo_labels, run_plan, truth_posterior)
+from shared_core.candidates import Answer
+from shared_core.config import SLSConfig
+from shared_core.engine import Engine
+from shared_core.errors import ConfigError
+from shared_core.request import Request
+
+QUESTION = "Which is a mammal?\nA) shark\nB) whale\nC) trout\nD) eel\nAnswer:"
+
+
+@pytest.mark.parametrize("text,key", [("B", "B"), ("B\n", "B"), ("(b)", "B"), ("B) whale", "B"),
+                                      ("The answer is C.", "C"), ("I do not know", None), ("", None)])
+def test_choice_normalizer(text, key):
+    assert ChoiceNormalizer()(text) == key
+
+
+def test_other_normalizers_and_registry():
+    assert NumberNormalizer()("so it is 1,200.0 apples") == NumberNormalizer()("1200") == "1200.0"
+    assert ShortAnswerNormalizer()("The Eiffel Tower!") == "eiffel tower"
+    assert ChoiceNormalizer().coincidence(Request(messages=[{"role": "user", "content": QUESTION}])) == pytest.approx(1 / 3)
+    with pytest.raises(ConfigError, match="agreement.normalizer"):
+        make_normalizer("vibes")
+
+
+def test_plan_escalates_only_where_it_pays():
+    p = {"cheap1": 0.8, "cheap2": 0.8, "strong": 0.97}
+    cost = {"cheap1": 0.0003, "cheap2": 0.0004, "strong": 0.005}
+    pricey = best_plan(p, cost, q=1 / 3, wtp=0.001)  # a right answer worth little: one cheap call
+    assert pricey.models == ("cheap1",)
+    dear = best_plan(p, cost, q=1 / 3, wtp=0.1)  # worth a lot: the pair, and the strong model as referee
+    assert dear.models == ("cheap1", "cheap2", "strong")
+    assert dear.accuracy > 0.95 and dear.cost_usd < cost["strong"]
+
+
+def test_truth_posterior_and_pseudo_labels():
+    p = {"a": 0.8, "b": 0.8, "c": 0.95}
+    agreed = truth_posterior({"a": "B", "b": "B"}, p, q=1 / 3)
+    assert agreed["B"] > 0.95
+    split = truth_posterior({"a": "A", "b": "B", "c": "B"}, p, q=1 / 3)
+    assert split["B"] > 0.9 and split["A"] < 0.1
+    plan = AgreementPlan("a", "b", "c")
+    out = Outcome(plan, {m: Answer(text=k) for m, k in {"a": "A", "b": "B", "c": "B"}.items()},
+                  {"a": "A", "b": "B", "c": "B"}, "c")
+    labels = pseudo_labels(out, p, 1 / 3)
+    assert labels["a"] < 0.1 and labels["b"] > 0.9 and labels["c"] > 0.9
+    # binary options: two wrong answers always coincide, so agreement proves less
+    assert truth_posterior({"a": "A", "b": "A"}, p, q=1.0)["A"] < agreed["B"]
+
+
+def test_run_plan_calls_the_referee_only_on_disagreement():
+    plan, calls = AgreementPlan("a", "b", "c"), []
+
+    def call(texts):
+        def one(model):
+            calls.append(model)
+            return Answer(text=texts[model])
+        return one
+
+    assert run_plan(plan, call({"a": "B", "b": "B\n", "c": "A"}), ChoiceNormalizer()).served == "a"
+    assert calls == ["a", "b"]
+    calls.clear()
+    out = run_plan(plan, call({"a": "A", "b": "B", "c": "B"}), ChoiceNormalizer())
+    assert calls == ["a", "b", "c"] and out.served == "c" and not out.agreed
+
+
+def test_a_failing_model_is_a_missing_vote():
+    def call(model):
+        if model == "a":
+            raise ConnectionError("down")
+        return Answer(text="B")
+    out = run_plan(AgreementPlan("a", "b", "c"), call, ChoiceNormalizer())
+    assert out.served == "c" and set(out.answers) == {"b", "c"}
+
+
+def engine() -> Engine:
+    cfg = SLSConfig.from_dict({
+        "candidates": [{"name": "c1", "price_in": 0.1, "price_out": 0.1, "quality_prior": 0.8},
+                       {"name": "c2", "price_in": 0.1, "price_out": 0.1, "quality_prior": 0.8},
+                       {"name": "big", "price_in": 10.0, "price_out": 30.0, "quality_prior": 0.97}],
+        "agreement": {"willingness_to_pay_usd": 1.0}, "cache": {"enabled": False}})
+    return Engine(cfg)
+
+
+def test_engine_agree_bills_every_call_and_learns_without_labels():
+    eng, calls = engine(), []
+    answers = {"c1": "A", "c2": "B", "big": "B"}
+
+    def call(model, request):
+        calls.append(model)
+        return Answer(text=answers[model], input_tokens=100, output_tokens=1)
+
+    request = Request(messages=[{"role": "user", "content": QUESTION}], task="qa")
+    before = eng.predictor.quality_model("qa").mean("c1")
+    result = eng.agree(request, call=call)
+    assert sorted(calls) == ["big", "c1", "c2"] and result.calls == 3
+    assert result.text == "B" and result.model == "big"
+    assert result.cost_usd == pytest.approx(eng.spent_usd) and result.cost_usd > 0
+    assert [a["model"] for a in result.attempts] == ["c1", "c2"]
+    assert eng.predictor.quality_model("qa").mean("c1") < before  # outvoted, with no label given
