@@ -293,7 +293,9 @@ class SmartRouterLLM(BaseChatModel):
     # -- feedback and state -----------------------------------------------------------------
     def feedback(self, request_id: str | BaseMessage, score: float) -> bool:
         """Score (0..1) the answer of a request id, or of an AIMessage this router returned.
-        False if the id is unknown (never served, or too old to be remembered)."""
+        False if the id is unknown (never served, or too old to be remembered). A request
+        takes one score: a second raises `shared_core.errors.FeedbackError` and the first
+        stands (the router has learned from it already)."""
         if isinstance(request_id, BaseMessage):
             request_id = (request_id.response_metadata or {}).get("sls_request_id", "")
         return self._engine.feedback(str(request_id), score)

@@ -203,7 +203,9 @@ class SmartRouterLLM(FunctionCallingLLM):
 
     # -- feedback and state --------------------------------------------------------------
     def feedback(self, request_id: str | ChatResponse | CompletionResponse, score: float) -> bool:
-        """Tell the engine how good an answer was (0..1): by request id or response."""
+        """Tell the engine how good an answer was (0..1): by request id or response.
+        False if the id is unknown. A request takes one score: a second raises
+        `shared_core.errors.FeedbackError` and the first stands."""
         if not isinstance(request_id, str):
             request_id = request_id.additional_kwargs.get(SLS_KEY, {}).get("sls_request_id")
             if not request_id:

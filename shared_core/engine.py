@@ -27,7 +27,7 @@ from .cache import CacheHit, CacheManager, make_reuser
 from .candidates import Answer, Candidate
 from .config import SLSConfig
 from .encoders import Encoder, make_encoder
-from .errors import NoCandidateError, RequestError
+from .errors import FeedbackError, NoCandidateError, RequestError
 from .health import Health, RetryPolicy
 from .predictor import Predictor
 from .request import Request
@@ -188,6 +188,7 @@ class Engine:
         self.verifiers = list(verifiers) if verifiers is not None else [make_verifier(v) for v in config.verifiers]
         self.spent_usd = 0.0
         self.usage = Usage()  # calls, spend and hits, for stats()
+        self._scored: set[str] = set()  # requests that had explicit feedback
         self.health = Health(config.fallback.cooldown_s)
         self.retry = retry or RetryPolicy()
         self._lock = threading.RLock()
@@ -196,6 +197,7 @@ class Engine:
         if saved:
             self.spent_usd = float(saved.get("spent_usd", 0.0))
             self.usage.load(saved.get("usage"))
+            self._scored.update(saved.get("scored", []))
         elif config.predictor.warm_start:
             self.predictor.warm_start(config.predictor.warm_start, self.encoder.encode_one)
         self._closed = False
@@ -494,13 +496,25 @@ class Engine:
 
     # -- feedback and state ---------------------------------------------------------------
     def feedback(self, request_id: str, score: float) -> bool:
-        """Tell the engine how good the answer to `request_id` was (0..1)."""
-        return self.updater.feedback(request_id, score)
+        """Tell the engine how good the answer to `request_id` was (0..1). False if the
+        id is unknown (never served, or too old). One score per request: a second
+        raises FeedbackError and changes nothing, since the router has already learned
+        from the first (a verifier's automatic score does not count as one)."""
+        with self._lock:
+            if request_id in self._scored:
+                raise FeedbackError(f"request {request_id} already had feedback; a request takes one score")
+            accepted = self.updater.feedback(request_id, score)
+            if accepted:
+                self._scored.add(request_id)
+                if len(self._scored) > 2 * len(self.updater.pending) + 1000:  # forget what pending forgot
+                    self._scored.intersection_update(self.updater.pending)
+            return accepted
 
     def save(self) -> None:
         with self._lock:  # the autosave thread must not snapshot a half-stored answer
             self.updater.save({"spent_usd": self.spent_usd, "usage": self.usage.to_dict(),
-                               "thresholds": engine_state(self)["thresholds"]})
+                               "thresholds": engine_state(self)["thresholds"],
+                               "scored": [r for r in self._scored if r in self.updater.pending]})
 
     def close(self) -> None:
         """Save the state and release the store; a second call does nothing."""

@@ -40,5 +40,9 @@ class NoCandidateError(SLSError, RuntimeError):
         super().__init__(f"no candidate can serve this request ({detail or 'no candidates configured'})")
 
 
+class FeedbackError(SLSError, ValueError):
+    """A second explicit score for a request that already has one: the first stands."""
+
+
 class StateError(SLSError, RuntimeError):
     """Persisted state is unreadable or of an unknown version."""

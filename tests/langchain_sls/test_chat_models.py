@@ -19,7 +19,7 @@ from lc_fakes import FailingFakeChatModel, ProviderError, ToolCallingFakeChatMod
 from pydantic import BaseModel, Field, SecretStr
 
 from langchain_sls import SimulatedChatModel, SmartRouterLLM
-from shared_core.errors import NoCandidateError
+from shared_core.errors import FeedbackError, NoCandidateError
 
 META_KEYS = {"sls_request_id", "sls_model", "sls_cache_tier", "sls_predicted", "sls_cost_usd", "sls_latency_s"}
 
@@ -460,9 +460,10 @@ async def test_events_of_invoke_inside_a_streamed_chain(router: SmartRouterLLM) 
 def test_feedback_reaches_the_engine(router: SmartRouterLLM) -> None:
     msg = router.invoke("rate me")
     assert router.feedback(msg, 0.0) is True  # wrong: the cached entry is rejected
-    assert router.feedback(msg.response_metadata["sls_request_id"], 0.0) is True
+    with pytest.raises(FeedbackError):  # the same request by its id: one score per request
+        router.feedback(msg.response_metadata["sls_request_id"], 0.0)
     assert router.feedback("no-such-request", 1.0) is False
-    assert router.stats()["feedback_events"] == 2
+    assert router.stats()["feedback_events"] == 1
     assert router.invoke("rate me").response_metadata["sls_cache_tier"] is None
 
 

@@ -11,7 +11,7 @@ from llama_index.core.tools import FunctionTool
 
 from llama_index_sls import RouteRecorder, SimulatedLLM, SmartRouterLLM
 from shared_core.config import CandidateConfig
-from shared_core.errors import NoCandidateError, RequestError, UnknownModelError
+from shared_core.errors import FeedbackError, NoCandidateError, RequestError, UnknownModelError
 
 META_KEYS = {"sls_request_id", "sls_model", "sls_cache_tier", "sls_cost_usd", "sls_predicted", "sls_attempts"}
 
@@ -63,7 +63,8 @@ def test_chat_routes_and_carries_metadata_everywhere(three):
     assert meta["sls_predicted"]["cost_usd"] > 0 and meta["sls_cost_usd"] > 0
     assert "hello router" in response.message.content  # MockLLM echoes its prompt
     assert router.feedback(meta["sls_request_id"], 1.0) is True
-    assert router.feedback(response, 1.0) is True
+    with pytest.raises(FeedbackError):  # the same request by its response: one score per request
+        router.feedback(response, 1.0)
 
 
 def test_complete_and_cache_hit(three):

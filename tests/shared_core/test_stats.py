@@ -88,3 +88,32 @@ def test_langchain_router_stats_is_the_engines(tmp_path):
         stats = router.stats()
     assert {m["model"] for m in stats["models"]} >= {msg.response_metadata["sls_model"]}
     assert stats["feedback_events"] == 1
+
+
+def test_a_second_feedback_on_a_request_is_refused_and_the_first_stands(tmp_path):
+    from shared_core.errors import FeedbackError
+
+    with engine(tmp_path / "state") as eng:
+        result = eng.run(Request(messages=[{"role": "user", "content": "is the sky blue"}], task="qa"))
+        assert eng.feedback(result.request_id, 1.0) is True
+        before = eng.stats()["models"]
+        with pytest.raises(FeedbackError, match=f"request {result.request_id} already had feedback"):
+            eng.feedback(result.request_id, 0.0)
+        assert eng.stats()["models"] == before and eng.updater.events == 1
+        assert eng.feedback("no-such-request", 1.0) is False
+    with engine(tmp_path / "state") as again:  # the rule holds across a restart
+        with pytest.raises(FeedbackError):
+            again.feedback(result.request_id, 0.0)
+
+
+def test_langchain_router_feedback_twice_raises(tmp_path):
+    from pathlib import Path
+
+    from langchain_sls import SmartRouterLLM
+    from shared_core.errors import FeedbackError
+
+    with SmartRouterLLM.from_config(Path(__file__).resolve().parents[2] / "examples" / "router.yaml") as router:
+        msg = router.invoke("Write a haiku about routing.")
+        assert router.feedback(msg, 1.0)
+        with pytest.raises(FeedbackError):
+            router.feedback(msg, 0.0)
