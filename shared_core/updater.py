@@ -27,6 +27,7 @@ from .errors import StateError
 from .predictor import Predictor
 from .request import Request
 from .storage import StateStore, dump_arrays, load_arrays
+from .storage.base import WAY_OUT
 
 log = logging.getLogger(__name__)
 STATE_VERSION = 1
@@ -56,7 +57,8 @@ class Pending:
 
     @classmethod
     def from_dict(cls, row: dict[str, Any], vector: np.ndarray | None) -> "Pending":
-        request = Request(messages=[{"role": "user", "content": row["query"]}], task=row["task"])
+        request = Request(messages=[{"role": "user", "content": "-"}], task=row["task"])
+        request.messages[0]["content"] = str(row["query"])  # as served, even empty (a system-only prompt)
         hit = CacheHit(**row["hit"]) if row["hit"] else None
         nearest = Nearest(**row["nearest"]) if row["nearest"] else None
         return cls(request, row["scope"], row["model"], row["answer"], vector, row["entry_id"], hit, nearest,
@@ -144,25 +146,35 @@ class UpdateManager:
         """Restore saved state; returns its metadata, or None when there is none."""
         if self.store is None:
             return None
-        blob = self.store.get("state.json")
-        if blob is None:
+        blobs = self.store.get_many(["state.json", "arrays.npz"])  # both from one save
+        if blobs["state.json"] is None:
             return None
+        where = self.store.path or type(self.store).__name__
         try:
-            meta = json.loads(blob)
-            arrays = load_arrays(self.store.get("arrays.npz") or b"")
-        except (ValueError, OSError) as exc:
-            raise StateError(f"saved state is unreadable: {exc}") from exc
-        if meta.get("version") != STATE_VERSION:
-            raise StateError(f"saved state has version {meta.get('version')}, this SLS reads {STATE_VERSION}")
-        with self._lock:
-            self.cache.restore(meta["cache"], _sub(arrays, "cache__"))
-            self.predictor.restore(meta["predictor"], _sub(arrays, "pred__"))
-            vectors = iter(arrays.get("pending_vectors", []))
-            for row in meta["pending"]:
-                rid = row.pop("id")
-                vec = next(vectors) if row.pop("has_vector") else None
-                self.pending[rid] = Pending.from_dict(row, vec)
-            self.events = int(meta.get("events", 0))
+            meta = json.loads(blobs["state.json"])
+            version = meta.get("version")
+        except (ValueError, AttributeError) as exc:
+            raise StateError(f"saved state at {where} is unreadable ({type(exc).__name__}: {exc}); {WAY_OUT}") \
+                from exc
+        if version != STATE_VERSION:
+            raise StateError(f"saved state at {where} has version {version}, this SLS reads {STATE_VERSION}; "
+                             f"{WAY_OUT}")
+        # Restore into this (new, empty) engine; any failure is one StateError and the
+        # engine is not built, so nothing half-loaded is ever served.
+        try:
+            arrays = load_arrays(blobs["arrays.npz"] or b"")
+            with self._lock:
+                self.cache.restore(meta["cache"], _sub(arrays, "cache__"))
+                self.predictor.restore(meta["predictor"], _sub(arrays, "pred__"))
+                vectors = iter(arrays.get("pending_vectors", []))
+                for row in meta["pending"]:
+                    rid = row.pop("id")
+                    vec = next(vectors) if row.pop("has_vector") else None
+                    self.pending[rid] = Pending.from_dict(row, vec)
+                self.events = int(meta.get("events", 0))
+        except Exception as exc:  # zip, npz, JSON shape, FAISS: all mean this save cannot be used
+            raise StateError(f"saved state at {where} is unreadable ({type(exc).__name__}: {exc}); {WAY_OUT}") \
+                from exc
         return meta
 
 

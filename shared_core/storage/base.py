@@ -13,10 +13,21 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 
+# What every error about saved state tells the user to do.
+WAY_OUT = "move it aside (keep it to inspect) and start again with an empty state path"
+
+
 class StateStore(ABC):
+    path: str = ""  # where the state lives, named in every error about it
+
     @abstractmethod
     def get(self, key: str) -> bytes | None:
         """The blob saved under `key`, or None."""
+
+    def get_many(self, keys: list[str]) -> dict[str, bytes | None]:
+        """The blobs under `keys`, all from the same save; backends whose `get`
+        may see a newer save between two calls override this."""
+        return {key: self.get(key) for key in keys}
 
     @abstractmethod
     def put_many(self, blobs: dict[str, bytes]) -> None:
