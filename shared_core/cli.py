@@ -79,6 +79,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench.cache_micro import main as cache_main
 
         return cache_main(args.entries, args.out)
+    if args.task == "semantic":
+        from .bench.semantic import main as semantic_main
+
+        return semantic_main(args.data, args.limit, args.encoders, args.target_error_rate,
+                             args.entries if args.scale else None, args.out)
     task = load_bench_task(args)
     base = bench_config(args.task, task.candidates, args.config)
     variants, train_frac, baselines = bench_plan(args)
@@ -275,8 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--queries", type=int, default=1200, help="queries in the first run (default 1200)")
     demo.add_argument("--state", help="folder for the engine state (default: a temporary folder)")
     demo.set_defaults(func=cmd_demo)
-    bench = sub.add_parser("bench", help="replay recorded LLM answers, or micro-benchmark the cache")
-    bench.add_argument("task", choices=["logparsing", "codegen", "qa", "cache"])
+    bench = sub.add_parser("bench", help="replay recorded LLM answers, or micro-benchmark the cache",
+                           epilog=BENCH_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument("task", choices=["logparsing", "codegen", "qa", "cache", "semantic"])
     bench.add_argument("--data", nargs="+", help="folders or files (default: $SLS_DATA/<task> or ../shared/data/<task>)")
     bench.add_argument("--out", help="write the result JSON here")
     bench.add_argument("--systems", help="comma-separated files to keep (e.g. HDFS,Mac)")
@@ -289,6 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--limit", type=int, help="only the first N queries of each file")
     bench.add_argument("--entries", type=int, default=100_000, help="cache micro-benchmark: entries (default 100000)")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
+    bench.add_argument("--encoders", default="hashing,minilm",
+                       help="semantic: comma-separated encoders to run (default hashing,minilm)")
+    bench.add_argument("--target-error-rate", type=float, default=0.02,
+                       help="semantic: the learned policy's bound on wrong hits per query (default 0.02)")
+    bench.add_argument("--scale", action="store_true",
+                       help="semantic: also time encode + lookup per query with --entries entries in the cache")
     bench.add_argument("--train-frac", type=float, default=None,
                        help="train the static baselines on this first share of each file and score every row on "
                             "the rest (default 0.2 for codegen and qa, none for logparsing; 0: whole files)")

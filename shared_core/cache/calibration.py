@@ -9,6 +9,12 @@ queries a hit at t gets wrong (vCache's error rate, arXiv 2502.03771). The
 threshold is the lowest t whose upper confidence bound of that share stays
 under the target. With too little evidence no t qualifies: cold, it serves
 nothing.
+
+A region of the space is told apart by the margin: how much closer the query
+is to its nearest entry than to the next entry with another answer. A query
+halfway between two stored questions is where near-duplicates go wrong, so the
+rule may also ask for a margin (one of MARGINS), when that lets more hits
+through under the same bound.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from scipy.stats import beta
+from scipy.special import betainc
 
 NEVER = 1.0 + 1e-6  # above any cosine: nothing clears it
+CLEAR = 1.0  # the margin of a query with no rival entry in sight
+MARGINS = (-np.inf, 0.01, 0.02, 0.04)  # the margins a rule may ask for; -inf: none
 
 
 class ThresholdCalibrator:
@@ -28,40 +36,65 @@ class ThresholdCalibrator:
         self.confidence = confidence
         self.floor = floor
         self.min_evidence = min_evidence
-        self.pairs: deque[tuple[float, bool]] = deque(maxlen=window)
-        self._threshold = NEVER
-        self._dirty = False
+        self.pairs: deque[tuple[float, bool, float]] = deque(maxlen=window)  # (similarity, right, margin)
+        self._rule = (NEVER, MARGINS[0])
+        self._stale = 0  # pairs added since the last fit
 
-    def add(self, similarity: float, correct: bool) -> None:
-        self.pairs.append((float(similarity), bool(correct)))
-        self._dirty = True
+    def add(self, similarity: float, correct: bool, margin: float = CLEAR) -> None:
+        self.pairs.append((float(similarity), bool(correct), float(margin)))
+        self._stale += 1
+
+    @property
+    def rule(self) -> tuple[float, float]:
+        """(threshold, margin): serve a query at least this similar, with at least this margin."""
+        # a fit sorts the window: redo it once 1/64 of the evidence is new, not per lookup
+        if self._stale and (self._stale >= len(self.pairs) // 64 or self._rule[0] == NEVER):
+            self._rule = self._fit()
+            self._stale = 0
+        return self._rule
 
     @property
     def threshold(self) -> float:
-        if self._dirty:
-            self._threshold = self._fit()
-            self._dirty = False
-        return self._threshold
+        return self.rule[0]
 
-    def _fit(self) -> float:
+    def _fit(self) -> tuple[float, float]:
         total = len(self.pairs)
         if total < self.min_evidence:
-            return NEVER
-        sims = np.fromiter((p[0] for p in self.pairs), float, total)
-        wrong = np.fromiter((not p[1] for p in self.pairs), float, total)
+            return NEVER, MARGINS[0]
+        sims, right, margins = (np.fromiter((p[i] for p in self.pairs), float, total) for i in range(3))
+        allowed = self._allowed_wrong(total)
+        best, served = (NEVER, MARGINS[0]), 0
+        for margin in MARGINS:
+            cut, n = self._cut(np.where(margins >= margin, sims, -np.inf), 1.0 - right, allowed)
+            if n > served:
+                best, served = (cut, margin), n
+        return best
+
+    def _cut(self, sims: np.ndarray, wrong: np.ndarray, allowed: int) -> tuple[float, int]:
+        """The lowest similarity with at most `allowed` wrong pairs at or above it, and
+        how many pairs it serves."""
         order = np.argsort(-sims, kind="stable")
         sims, wrong = sims[order], np.cumsum(wrong[order])
-        # upper bound of (wrong hits at or above each cut) / (all judged lookups)
-        upper = beta.ppf(self.confidence, wrong + 1, total - wrong)
-        ok = (upper <= self.target) & (sims >= self.floor)
+        ok = (wrong <= allowed) & (sims >= self.floor)
         ok &= np.append(sims[1:] < sims[:-1], True)  # a cut between equal similarities is not a threshold
         if not ok.any():
-            return NEVER
-        return float(sims[np.nonzero(ok)[0][-1]])
+            return NEVER, 0
+        last = int(np.nonzero(ok)[0][-1])
+        return float(sims[last]), last + 1
+
+    def _allowed_wrong(self, total: int) -> int:
+        """The most wrong hits among `total` judged lookups whose upper confidence bound
+        of the wrong share (Clopper-Pearson) stays under the target; -1 if none does."""
+        w = -1
+        # P(share <= target | w wrong of total) = I_target(w + 1, total - w), falling in w
+        while w + 1 < total and betainc(w + 2, total - w - 1, self.target) >= self.confidence:
+            w += 1
+        return w
 
     def to_dict(self) -> dict:
         return {"pairs": list(self.pairs)}
 
     def load(self, data: dict) -> None:
-        self.pairs.extend((float(s), bool(c)) for s, c in data.get("pairs", []))
-        self._dirty = True
+        self.pairs.extend((float(p[0]), bool(p[1]), float(p[2]) if len(p) > 2 else CLEAR)
+                          for p in data.get("pairs", []))
+        self._stale = len(self.pairs)

@@ -23,6 +23,7 @@ import numpy as np
 from ..config import CacheConfig
 from ..request import Request
 from .entry import CacheEntry, CacheHit
+from .calibration import CLEAR
 from .guards import guard_veto
 from .policy import make_policy
 from .reuse import Reuser
@@ -47,11 +48,13 @@ def near_key(request: Request, scope: str) -> str:
 
 @dataclass
 class Nearest:
-    """The closest confirmed entry seen at lookup, kept for shadow calibration."""
+    """The closest confirmed entry seen at lookup, kept for shadow calibration; with no
+    entry_id, the near-duplicate tier looked and found nothing it could serve."""
 
-    entry_id: int
+    entry_id: int | None
     similarity: float
     veto: str | None
+    margin: float = CLEAR  # similarity minus that of the next entry with another answer
 
 
 @dataclass
@@ -112,19 +115,24 @@ class CacheManager:
         return CacheHit("exact", entry.answer, entry.id, 1.0, entry.model, dict(entry.extra))
 
     def _near(self, request: Request, scope: str, key: str, vector: np.ndarray) -> Lookup:
-        nearest = None
-        for entry_id, sim in self.semantic.nearest(key, vector):
-            entry = self.entries.get(entry_id)
-            if entry is None or not entry.confirmed or entry.near_key != key:
-                continue
-            veto = guard_veto(request.query, entry.query)
-            if nearest is None:
-                nearest = Nearest(entry_id, sim, veto)
-            if veto is None and self.policy.allows(scope, entry, sim):
-                entry.hits += 1
-                hit = CacheHit("semantic", entry.answer, entry.id, sim, entry.model, dict(entry.extra),
-                               {"threshold": self.policy.threshold(scope), "policy": self.policy.name})
-                return Lookup(hit, nearest)
+        """The nearest entry no guard vetoes may serve, if the policy lets it at its
+        similarity and its margin over the next entry with another answer."""
+        found = [(e, sim) for eid, sim in self.semantic.nearest(key, vector)
+                 if (e := self.entries.get(eid)) is not None and e.confirmed and e.near_key == key]
+        if not found:
+            return Lookup(None, Nearest(None, -1.0, "nothing near"))
+        vetoes = [guard_veto(request.query, e.query) for e, _ in found]
+        pick = next((i for i, v in enumerate(vetoes) if v is None), 0)
+        entry, sim = found[pick]
+        answer = self.canonical(request, entry.answer)
+        rivals = [s for e, s in found if self.canonical(request, e.answer) != answer]
+        nearest = Nearest(entry.id, sim, vetoes[pick], sim - max(rivals) if rivals else CLEAR)
+        if nearest.veto is None and self.policy.allows(scope, entry, sim, nearest.margin):
+            entry.hits += 1
+            hit = CacheHit("semantic", entry.answer, entry.id, sim, entry.model, dict(entry.extra),
+                           {"threshold": self.policy.threshold(scope), "margin": nearest.margin,
+                            "policy": self.policy.name})
+            return Lookup(hit, nearest)
         return Lookup(None, nearest)
 
     def _count_hit(self, hit: CacheHit) -> None:
@@ -179,21 +187,25 @@ class CacheManager:
                 return
             entry = self.entries.get(hit.entry_id)
             if hit.tier == "semantic":
-                self.policy.observe(scope, entry, hit.similarity, correct)
+                self.policy.observe(scope, entry, hit.similarity, correct, hit.detail.get("margin", CLEAR))
                 return
             if entry is not None:
                 self.judge_entry(entry.id, request, correct)
 
     def shadow(self, request: Request, scope: str, nearest: Nearest | None, confirmed_answer: str) -> None:
-        """A confirmed fresh answer tells whether the nearest entry would have been right."""
-        if nearest is None or nearest.veto is not None:
+        """A confirmed fresh answer tells whether the nearest entry would have been right.
+        A query no entry could serve counts too: the error bound is a share of queries."""
+        if nearest is None:  # the near-duplicate tier was not consulted
             return
         with self._lock:
+            if nearest.entry_id is None or nearest.veto is not None:
+                self.policy.observe(scope, None, -1.0, True)
+                return
             entry = self.entries.get(nearest.entry_id)
             if entry is None:
                 return
             same = self.canonical(request, entry.answer) == self.canonical(request, confirmed_answer)
-            self.policy.observe(scope, entry, nearest.similarity, same)
+            self.policy.observe(scope, entry, nearest.similarity, same, nearest.margin)
 
     def canonical(self, request: Request, answer: str) -> str:
         for reuser in self.reusers:

@@ -3,9 +3,10 @@
 One small base, one strategy per rule, chosen by name (`cache.semantic.policy`),
 so the bench's baselines are just policies, as in vCache's `vcache_policy/`:
 
-- `learned`: a per-scope threshold that keeps wrong hits under
-  `target_error_rate` of the queries (calibration.py), and per-entry evidence:
-  an entry once wrong at similarity s never serves at s or below again.
+- `learned`: a per-scope rule (threshold, and maybe a margin over the next
+  entry with another answer) that keeps wrong hits under `target_error_rate`
+  of the queries (calibration.py), and per-entry evidence: an entry once
+  wrong at similarity s never serves at s or below again.
 - `static`: a fixed cosine (`initial_threshold`), the classic semantic cache.
 - `none`: near-duplicates never serve (exact and reuse tiers only).
 """
@@ -16,7 +17,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from ..config import SemanticCacheConfig
-from .calibration import NEVER, ThresholdCalibrator
+from .calibration import CLEAR, NEVER, ThresholdCalibrator
 from .entry import CacheEntry
 
 
@@ -30,10 +31,13 @@ class ThresholdPolicy(ABC):
     def threshold(self, scope: str) -> float:
         """The lowest similarity that may serve in this scope now."""
 
-    def allows(self, scope: str, entry: CacheEntry, similarity: float) -> bool:
+    def allows(self, scope: str, entry: CacheEntry, similarity: float, margin: float = CLEAR) -> bool:
+        """May `entry` serve a query this similar to it, this much closer to it than to
+        the next entry with another answer?"""
         return similarity >= self.threshold(scope) and not entry.wrong_at(similarity)
 
-    def observe(self, scope: str, entry: CacheEntry | None, similarity: float, correct: bool) -> None:
+    def observe(self, scope: str, entry: CacheEntry | None, similarity: float, correct: bool,
+                margin: float = CLEAR) -> None:
         """Evidence: serving `entry` at `similarity` was (or would have been) right or wrong."""
         if entry is not None:
             entry.add_evidence(similarity, correct)
@@ -64,9 +68,17 @@ class LearnedPolicy(ThresholdPolicy):
         cal = self.scopes.get(scope)
         return cal.threshold if cal is not None else NEVER
 
-    def observe(self, scope: str, entry: CacheEntry | None, similarity: float, correct: bool) -> None:
+    def allows(self, scope: str, entry: CacheEntry, similarity: float, margin: float = CLEAR) -> bool:
+        cal = self.scopes.get(scope)
+        if cal is None:
+            return False
+        threshold, need = cal.rule
+        return similarity >= threshold and margin >= need and not entry.wrong_at(similarity)
+
+    def observe(self, scope: str, entry: CacheEntry | None, similarity: float, correct: bool,
+                margin: float = CLEAR) -> None:
         super().observe(scope, entry, similarity, correct)
-        self.calibrator(scope).add(similarity, correct)
+        self.calibrator(scope).add(similarity, correct, margin)
 
     def to_dict(self) -> dict[str, Any]:
         return {s: cal.to_dict() for s, cal in self.scopes.items()}
@@ -82,7 +94,7 @@ class StaticPolicy(ThresholdPolicy):
     def threshold(self, scope: str) -> float:
         return self.config.initial_threshold
 
-    def allows(self, scope: str, entry: CacheEntry, similarity: float) -> bool:
+    def allows(self, scope: str, entry: CacheEntry, similarity: float, margin: float = CLEAR) -> bool:
         return similarity >= self.config.initial_threshold  # the classic cache learns nothing
 
 
@@ -92,7 +104,7 @@ class NoPolicy(ThresholdPolicy):
     def threshold(self, scope: str) -> float:
         return NEVER
 
-    def allows(self, scope: str, entry: CacheEntry, similarity: float) -> bool:
+    def allows(self, scope: str, entry: CacheEntry, similarity: float, margin: float = CLEAR) -> bool:
         return False
 
 

@@ -17,8 +17,8 @@ def cal(**kw) -> ThresholdCalibrator:
 
 def wrong_share(c: ThresholdCalibrator) -> float:
     """Share of all pairs that the learned threshold would have served wrongly."""
-    t = c.threshold
-    return sum(1 for s, ok in c.pairs if s >= t and not ok) / len(c.pairs)
+    t, need = c.rule
+    return sum(1 for s, ok, m in c.pairs if s >= t and m >= need and not ok) / len(c.pairs)
 
 
 @pytest.fixture
@@ -93,7 +93,23 @@ def test_window_keeps_recent_pairs():
     c = cal(window=50)
     for i in range(80):
         c.add(0.9, i >= 30)  # the first 30 (wrong) fall out of the window
-    assert len(c.pairs) == 50 and all(ok for _, ok in c.pairs)
+    assert len(c.pairs) == 50 and all(ok for _, ok, _ in c.pairs)
+
+
+def test_a_margin_lets_more_through_where_wrong_hits_sit_between_two_entries(rng):
+    c = cal(target_error_rate=0.02)
+    for s in rng.uniform(0.85, 1.0, size=1000):
+        between = rng.random() < 0.1  # a tenth of queries sit as close to a second entry with another answer
+        c.add(s, not (between and rng.random() < 0.5), 0.0 if between else 0.2)
+    threshold, need = c.rule
+    assert need > 0 and threshold < 0.86  # asks for a margin, and then serves almost every clear query
+    assert wrong_share(c) <= 0.02
+
+
+def test_old_pairs_without_a_margin_load_as_clear():
+    c = cal()
+    c.load({"pairs": [[0.9, True]] * 40})
+    assert list(c.pairs)[0] == (0.9, True, 1.0) and c.threshold == 0.9
 
 
 def test_roundtrip(rng):

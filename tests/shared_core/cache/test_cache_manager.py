@@ -199,7 +199,7 @@ def test_near_duplicates_need_the_same_context_key():
     eid = confirmed(cache, Call(Q, context_key="docs-v1"))
     assert Call(NEAR, context_key="docs-v1").lookup(cache).hit.entry_id == eid
     look = Call(NEAR, context_key="docs-v2").lookup(cache)
-    assert look.hit is None and look.nearest is None  # another context: another index
+    assert look.hit is None and look.nearest.entry_id is None  # another context: another index
     assert Call(NEAR).lookup(cache).hit is None
 
 
@@ -223,7 +223,7 @@ def test_conversations_that_differ_in_an_earlier_user_turn_never_share():
     assert Call("What did I say ?", history=PIN1).lookup(cache).hit.entry_id == eid  # same turns: may share
     for text in ("What did I say?", "What did I say ?"):
         look = Call(text, history=PIN2).lookup(cache)
-        assert look.hit is None and look.nearest is None
+        assert look.hit is None and look.nearest.entry_id is None
 
 
 LONG = "\n".join(f"Paragraph {w}: the contract says the tenant pays the rent on the first day of the month."
@@ -237,7 +237,7 @@ def test_long_prompts_that_differ_only_in_the_middle_never_share():
     eid = confirmed(cache, Call(LONG + "\nWho pays the rent?"), "the tenant")
     assert Call(LONG + "\nWho is it that pays the rent?").lookup(cache).hit.entry_id == eid  # same body
     look = Call(changed + "\nWho pays the rent?").lookup(cache)
-    assert look.hit is None and look.nearest is None
+    assert look.hit is None and look.nearest.entry_id is None
     assert Call(changed + "\nWho pays the rent?").near != Call(LONG + "\nWho pays the rent?").near
 
 
@@ -249,7 +249,7 @@ def test_wrong_semantic_hit_is_evidence_on_the_entry_and_its_scope():
     cache.judge_hit(hit, near.req, near.scope, correct=False)
     entry = cache.entries[eid]
     assert entry.evidence == [(hit.similarity, False)] and entry.wrong_at(hit.similarity)
-    assert list(cache.policy.calibrator(near.scope).pairs)[-1] == (hit.similarity, False)
+    assert list(cache.policy.calibrator(near.scope).pairs)[-1] == (hit.similarity, False, 1.0)  # no rival
     assert near.lookup(cache).hit is None  # not at that similarity again
     assert Call(Q).lookup(cache).hit.tier == "exact"  # its own query is still answered
     assert entry.confirmed
@@ -261,7 +261,7 @@ def test_correct_semantic_hit_is_evidence():
     near = Call(NEAR)
     hit = near.lookup(cache).hit
     cache.judge_hit(hit, near.req, near.scope, correct=True)
-    assert list(cache.policy.calibrator(near.scope).pairs)[-1] == (hit.similarity, True)
+    assert list(cache.policy.calibrator(near.scope).pairs)[-1] == (hit.similarity, True, 1.0)
     assert cache.entries[eid].evidence == [(hit.similarity, True)]
     assert near.lookup(cache).hit is not None
 
@@ -276,7 +276,7 @@ def test_bad_feedback_evicts_from_exact_and_semantic():
     assert eid not in cache.entries and len(cache) == 0
     assert Call(Q).lookup(cache).hit is None
     look = Call(NEAR).lookup(cache)
-    assert look.hit is None and look.nearest is None
+    assert look.hit is None and look.nearest.entry_id is None
     assert len(cache.semantic.scope(Call(Q).near)) == 0
 
 
@@ -320,7 +320,27 @@ def test_shadow_records_whether_nearest_would_have_been_right():
     cache.shadow(near.req, near.scope, look.nearest, "use the   RESET link.")
     cache.shadow(near.req, near.scope, look.nearest, "Call support.")
     pairs = list(cache.policy.calibrator(near.scope).pairs)
-    assert pairs == [(look.nearest.similarity, True), (look.nearest.similarity, False)]
+    assert pairs == [(look.nearest.similarity, True, 1.0), (look.nearest.similarity, False, 1.0)]
+
+
+def test_shadow_counts_queries_nothing_could_serve():
+    cache = learned(0)
+    confirmed(cache, Call(Q))
+    look = Call(OTHER, tenant="acme").lookup(cache)  # another scope: nothing near
+    assert look.nearest.entry_id is None
+    cache.shadow(Call(OTHER).req, Call(OTHER).scope, look.nearest, "Paris")
+    assert list(cache.policy.calibrator(Call(OTHER).scope).pairs) == [(-1.0, True, 1.0)]
+
+
+def test_margin_is_the_gap_to_the_next_entry_with_another_answer():
+    cache = make()
+    confirmed(cache, Call(Q), "Use the reset link.")
+    confirmed(cache, Call("How do I reset my password on the app?"), "Open the app settings.")
+    confirmed(cache, Call("How do I reset my password on the website please?"), "use the reset   LINK.")
+    look = Call(NEAR).lookup(cache)
+    sims = dict(cache.semantic.nearest(Call(NEAR).near, Call(NEAR).vec))
+    app = cache.exact[Call("How do I reset my password on the app?").key]
+    assert look.hit.detail["margin"] == pytest.approx(look.hit.similarity - sims[app])  # same answers are no rival
 
 
 # -- verified reuse through the manager ------------------------------------------------------------

@@ -62,3 +62,11 @@ def test_learned_state_roundtrip():
     q = policy("learned")
     q.load(p.to_dict())
     assert q.threshold("s") == p.threshold("s") and list(q.calibrator("s").pairs) == list(p.calibrator("s").pairs)
+
+
+def test_learned_asks_for_the_margin_its_evidence_needs():
+    p, e = policy("learned", target_error_rate=0.02), entry()
+    for i in range(1000):
+        between = i % 10 == 0  # these sit between two entries with different answers; half are wrong
+        p.observe("s", None, 0.9 + (i % 100) * 0.001, not (between and i % 20 == 0), 0.0 if between else 0.2)
+    assert p.allows("s", e, 0.95, margin=0.2) and not p.allows("s", e, 0.95, margin=0.0)
