@@ -280,8 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--queries", type=int, default=1200, help="queries in the first run (default 1200)")
     demo.add_argument("--state", help="folder for the engine state (default: a temporary folder)")
     demo.set_defaults(func=cmd_demo)
-    bench = sub.add_parser("bench", help="replay recorded LLM answers, or micro-benchmark the cache",
-                           epilog=BENCH_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench = sub.add_parser("bench", help="replay recorded LLM answers, or micro-benchmark the cache")
     bench.add_argument("task", choices=["logparsing", "codegen", "qa", "cache", "semantic"])
     bench.add_argument("--data", nargs="+", help="folders or files (default: $SLS_DATA/<task> or ../shared/data/<task>)")
     bench.add_argument("--out", help="write the result JSON here")
