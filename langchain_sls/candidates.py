@@ -22,10 +22,9 @@ import re
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from pydantic import SecretStr
 
 from shared_core.errors import ConfigError
-from shared_core.providers import check_env_expanded, import_class
+from shared_core.providers import check_env_expanded, import_class, redact, scrub, secret_values
 
 # provider -> (module, class, extra to install); mirrors init_chat_model's table
 _PROVIDERS: dict[str, tuple[str, str, str]] = {
@@ -50,9 +49,8 @@ _PREFIXES = (("gpt-", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "ope
              ("claude", "anthropic"), ("command", "cohere"), ("gemini", "google_genai"),
              ("mistral", "mistralai"), ("mixtral", "mistralai"), ("deepseek", "deepseek"), ("grok", "xai"),
              ("sonar", "perplexity"))
-_SECRET = re.compile(r"(api_?key|secret|token|password|credential|auth)", re.I)
 CANDIDATE_FIELDS = ("name", "price_in", "price_out", "context_window", "capabilities", "latency", "quality_prior",
-                    "expected_output_tokens", "provider")
+                    "expected_output_tokens", "provider", "card", "benchmarks")
 
 
 def split_provider(model: str, model_provider: str | None = None) -> tuple[str, str]:
@@ -116,48 +114,14 @@ def build_chat_model(spec: dict[str, Any], where: str = "provider") -> BaseChatM
 
 
 def _scrub(text: str, kwargs: dict[str, Any]) -> str:
-    for k, v in kwargs.items():
-        if _SECRET.search(str(k)) and isinstance(v, str) and v:
-            text = text.replace(v, "***")
-    return text
-
-
-def redact(value: Any) -> Any:
-    """A copy of a provider spec with secret-like values (api_key, token, ...) as '***'."""
-    if isinstance(value, dict):
-        return {k: ("***" if _SECRET.search(str(k)) and v not in (None, "") else redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+    return scrub(text, secret_values(kwargs))
 
 
 def secrets_of(model: BaseChatModel, spec: Any = None) -> set[str]:
-    """Secret strings a candidate holds (its SecretStr fields, secret-like provider
-    kwargs), so that error texts can be scrubbed of them."""
-    found: set[str] = set()
-
-    def walk(value: Any, key: str = "") -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, str(k))
-        elif isinstance(value, list):
-            for v in value:
-                walk(v, key)
-        elif isinstance(value, str) and _SECRET.search(key) and len(value) >= 6:
-            found.add(value)
-
-    walk(spec or {})
-    for value in getattr(model, "__dict__", {}).values():
-        if isinstance(value, SecretStr) and len(value.get_secret_value()) >= 6:
-            found.add(value.get_secret_value())
-    return found
-
-
-def scrub(text: str, secrets: set[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
+    """Secret strings a candidate holds (its SecretStr fields and secret-like
+    attributes, secret-like provider kwargs and headers), so that every text
+    that leaves the router can be scrubbed of them."""
+    return secret_values(spec or {}) | secret_values(model)
 
 
 def model_label(model: BaseChatModel) -> str:

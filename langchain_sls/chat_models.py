@@ -225,6 +225,7 @@ class SmartRouterLLM(BaseChatModel):
         self._models = models
         self._secrets = secrets
         self._engine = Engine(config, verifiers=verifiers)
+        self._engine.secrets |= secrets  # scrubbed from every error and log line
         if self.profile is None:
             cands = config.candidates
             self.profile = {

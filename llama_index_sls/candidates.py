@@ -23,7 +23,7 @@ from llama_index.core.llms.llm import LLM
 
 from shared_core.config import CandidateConfig, SLSConfig
 from shared_core.errors import ConfigError
-from shared_core.providers import check_env_expanded, import_class
+from shared_core.providers import check_env_expanded, import_class, redact, scrub, secret_values
 
 from .simulated import SimulatedFunctionCallingLLM, SimulatedLLM
 
@@ -95,8 +95,9 @@ def build_llm(cand: CandidateConfig, index: int, *, simulated: bool = False, see
     check_env_expanded(kwargs, f"{where}.kwargs")
     try:
         return cls(**kwargs)
-    except Exception as exc:  # the provider class rejects its arguments
-        raise ConfigError(where, f"{cls.__name__}(**kwargs) failed: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # the provider class rejects its arguments; its text may echo a key
+        raise ConfigError(where, f"{cls.__name__}(**kwargs) failed: {type(exc).__name__}: "
+                                 f"{scrub(str(exc), secret_values(kwargs))}") from None
 
 
 def build_llms(config: SLSConfig, llms: dict[str, LLM] | None = None, *, simulated: bool = False) -> dict[str, LLM]:
@@ -122,3 +123,15 @@ def check_llms(config: SLSConfig, llms: dict[str, LLM]) -> None:
         if "tools" in cand.capabilities and not isinstance(llm, FunctionCallingLLM):
             raise ConfigError(f"candidates[{i}].capabilities",
                               f"'{cand.name}' lists 'tools' but {type(llm).__name__} is not a FunctionCallingLLM")
+
+
+def take_secrets(config: SLSConfig, llms: dict[str, LLM]) -> set[str]:
+    """The secrets in the candidates' provider specs and LLM objects; the specs are
+    redacted in place, so the engine's config, its state and logs never hold a key."""
+    found = set()
+    for cand in config.candidates:
+        found |= secret_values(cand.provider)
+        cand.provider = redact(cand.provider)
+    for llm in llms.values():
+        found |= secret_values(llm)
+    return found

@@ -66,7 +66,7 @@ from shared_core.config import CandidateConfig, SLSConfig
 from shared_core.engine import Engine, Result, StreamEvent
 from shared_core.request import Request
 
-from .candidates import build_llms, check_llms
+from .candidates import build_llms, check_llms, take_secrets
 from .messages import (
     SLS_KEY,
     cached_chat,
@@ -152,6 +152,7 @@ class SmartRouterLLM(FunctionCallingLLM):
             engine.config.candidate(name)
         self._engine = engine
         self._llms = dict(llms)
+        engine.secrets |= take_secrets(engine.config, llms)  # scrubbed from every error and log line
 
     @classmethod
     def from_config(cls, config: str | Path | dict[str, Any] | SLSConfig, llms: dict[str, LLM] | None = None, *,

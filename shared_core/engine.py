@@ -29,6 +29,7 @@ from .config import SLSConfig
 from .encoders import Encoder, make_encoder
 from .errors import FeedbackError, NoCandidateError, RequestError
 from .health import Health, RetryPolicy
+from .providers import env_secrets, scrub, scrub_exception
 from .predictor import Predictor
 from .request import Request
 from .scheduler import Decision, Scheduler
@@ -191,6 +192,7 @@ class Engine:
         self._scored: set[str] = set()  # requests that had explicit feedback
         self.health = Health(config.fallback.cooldown_s)
         self.retry = retry or RetryPolicy()
+        self.secrets: set[str] = set()  # adapters add their providers' keys; scrubbed from every error
         self._lock = threading.RLock()
         get_encoding()  # load tiktoken's tables now, not in the first request
         saved = self.updater.load()
@@ -408,7 +410,11 @@ class Engine:
         return await self.candidates[model].ainvoke(request)
 
     def _failed(self, model: str, exc: BaseException, attempts: list[dict[str, str]]) -> None:
-        why = f"{type(exc).__name__}: {exc}"[:300]
+        # a provider may echo its key in an error: scrub the exception itself, since it
+        # reaches the log, sls_attempts, stats() and (a stream cut short) the caller
+        secrets = self.secrets | env_secrets()
+        scrub_exception(exc, secrets)
+        why = scrub(f"{type(exc).__name__}: {exc}", secrets)[:300]
         log.warning("candidate %s failed (%s); falling back", model, why)
         attempts.append({"model": model, "error": why})
         self.health.failed(model, why, exc)

@@ -67,3 +67,28 @@ def tool_call_message(name: str, args: dict[str, Any], call_id: str = "call_1") 
 def make_router(cands: list[dict[str, Any]], **kwargs: Any) -> SmartRouterLLM:
     config = {**GREEDY, **kwargs.pop("config", {})}
     return SmartRouterLLM(config=config, candidates=cands, **kwargs)
+
+
+class EchoingKeyChatModel(FakeListChatModel):
+    """A provider that echoes its credentials in its errors (some SDKs do, in
+    request dumps): api_key, a header value and the environment's key."""
+
+    api_key: str = ""
+    default_headers: dict[str, str] = Field(default_factory=dict)
+    env_key: str = "SLS_TEST_PROVIDER_API_KEY"
+
+    def _echo(self) -> str:
+        import os
+
+        return (f"401 for key={self.api_key} headers={self.default_headers} "
+                f"env={os.environ.get(self.env_key, '')}")
+
+    def _call(self, *args: Any, **kwargs: Any) -> str:
+        raise ProviderError(self._echo())
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Any:
+        from langchain_core.messages import AIMessageChunk
+        from langchain_core.outputs import ChatGenerationChunk
+
+        yield ChatGenerationChunk(message=AIMessageChunk(content="partial "))
+        raise ProviderError(self._echo())
