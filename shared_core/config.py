@@ -299,6 +299,7 @@ class AgreementConfig:
     """`Engine.agree`: how answers are compared, and what a right one is worth
     (None: the preferences' willingness_to_pay_usd, else $0.01)."""
 
+    tasks: list[str] = field(default_factory=list)  # tasks run() serves this way (or request metadata "agreement")
     normalizer: str = "choice"  # choice | number | short | log_template
     willingness_to_pay_usd: float | None = None
     coincidence: float | None = None  # chance two wrong answers match; None: from the normalizer

@@ -98,6 +98,7 @@ class Result:
                 "latency_s": round(chosen.latency_s, 4)},
             "sls_reason": self.decision.reason if self.decision else (f"cache hit ({self.tier})" if self.tier else ""),
             "sls_attempts": self.attempts,
+            "sls_calls": self.calls if self.tier is None else 0,
             "sls_overhead_ms": round(self.overhead_s * 1000, 4),
         }
 
@@ -266,6 +267,10 @@ class Engine:
         if plan.hit is not None:
             return self._serve_hit(plan)
         call = call or self._call_candidate
+        if not cascade and self._by_agreement(request):
+            from .agreement import serve
+
+            return serve(self, plan, call)
         steps = _Steps(self._fallback(plan, cascade))
         for step in steps:
             try:
@@ -282,6 +287,12 @@ class Engine:
         if plan.hit is not None:
             return self._serve_hit(plan)
         acall = acall or self._acall_candidate
+        if not cascade and self._by_agreement(request):
+            from .agreement import serve
+
+            loop = asyncio.get_running_loop()  # the calls stay on this loop; the plan waits in a thread
+            return await asyncio.to_thread(
+                serve, self, plan, lambda m, r: asyncio.run_coroutine_threadsafe(acall(m, r), loop).result())
         steps = _Steps(self._fallback(plan, cascade))
         for step in steps:
             try:
@@ -290,6 +301,12 @@ class Engine:
             except Exception as exc:
                 steps.error = exc
         return steps.result
+
+    def _by_agreement(self, request: Request) -> bool:
+        """Requests whose answers can be compared: the tasks the config names for the
+        agreement cascade, or `metadata["agreement"]`; never tool or format turns."""
+        wanted = request.metadata.get("agreement", request.task in self.config.agreement.tasks)
+        return bool(wanted) and not request.tools and request.response_format is None
 
     def agree(self, request: Request, call: Callable[[str, Request], Answer] | None = None) -> Result:
         """Serve by the agreement cascade (shared_core/agreement.py): a pair of models

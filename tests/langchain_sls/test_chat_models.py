@@ -19,7 +19,7 @@ from lc_fakes import FailingFakeChatModel, ProviderError, ToolCallingFakeChatMod
 from pydantic import BaseModel, Field, SecretStr
 
 from langchain_sls import SimulatedChatModel, SmartRouterLLM
-from shared_core.errors import FeedbackError, NoCandidateError
+from shared_core.errors import ConfigError, FeedbackError, NoCandidateError
 
 META_KEYS = {"sls_request_id", "sls_model", "sls_cache_tier", "sls_predicted", "sls_cost_usd", "sls_latency_s"}
 
@@ -467,6 +467,13 @@ def test_feedback_reaches_the_engine(router: SmartRouterLLM) -> None:
     assert router.invoke("rate me").response_metadata["sls_cache_tier"] is None
 
 
+@pytest.mark.parametrize("field", ["timeout", "max_retries"])
+def test_timeout_and_max_retries_are_refused_not_ignored(field) -> None:
+    with pytest.raises(ConfigError, match=f"'{field}'.*set it on each candidate"):
+        make_router([{"name": "m", "model": FakeListChatModel(responses=["x"]), "price_in": 1, "price_out": 1}],
+                    **{field: 3})
+
+
 def test_python_verifier_scores_answers() -> None:
     router = make_router([{"name": "m", "model": FakeListChatModel(responses=["it is 42"]), "price_in": 1,
                            "price_out": 1}], verifiers=[lambda question, answer: 1.0 if "42" in answer else 0.0])
@@ -547,3 +554,19 @@ def test_keys_echoed_in_provider_errors_are_scrubbed(caplog: pytest.LogCaptureFi
     attempt = msg.response_metadata["sls_attempts"][0]["error"]
     assert "401 invalid api key ***" in attempt and "sk-leaky" not in attempt
     assert "sk-leaky" not in caplog.text and "sk-leaky" not in str(router.stats())
+
+
+def test_agreement_cascade_through_the_chat_model() -> None:
+    one_token = {"expected_output_tokens": 1}
+    router = make_router([
+        {"name": "c1", "model": FakeListChatModel(responses=["A"]), "price_in": 0.1, "price_out": 0.1,
+         "quality_prior": 0.9, **one_token},
+        {"name": "c2", "model": FakeListChatModel(responses=["B"]), "price_in": 0.1, "price_out": 0.1,
+         "quality_prior": 0.9, **one_token},
+        {"name": "big", "model": FakeListChatModel(responses=["B"]), "price_in": 10, "price_out": 30,
+         "quality_prior": 0.97, **one_token},
+    ], config={"agreement": {"willingness_to_pay_usd": 0.01}})  # the pair, and big only where they disagree
+    msg = router.invoke("Which is a mammal?\nA) shark\nB) whale\nAnswer:", sls_metadata={"agreement": True})
+    meta = msg.response_metadata
+    assert msg.content == "B" and meta["sls_model"] == "big" and meta["sls_calls"] == 3
+    assert sorted(a["model"] for a in meta["sls_attempts"]) == ["c1", "c2"]

@@ -104,3 +104,28 @@ def test_engine_agree_bills_every_call_and_learns_without_labels():
     assert result.cost_usd == pytest.approx(eng.spent_usd) and result.cost_usd > 0
     assert [a["model"] for a in result.attempts] == ["c1", "c2"]
     assert eng.predictor.quality_model("qa").mean("c1") < before  # outvoted, with no label given
+
+
+def test_run_serves_the_configured_tasks_by_agreement_sync_and_async():
+    import asyncio
+
+    def fresh():  # each its own cold engine: what one run learns changes the next plan
+        eng = engine()
+        eng.config.agreement.tasks = ["qa"]
+        return eng
+
+    answers = {"c1": "A", "c2": "B", "big": "B"}
+
+    def call(model, request):
+        return Answer(text=answers[model], input_tokens=100, output_tokens=1)
+
+    async def acall(model, request):
+        return call(model, request)
+
+    qa = Request(messages=[{"role": "user", "content": QUESTION}], task="qa")
+    assert fresh().run(qa, call=call).calls == 3
+    assert asyncio.run(fresh().arun(qa, acall=acall)).calls == 3
+    chat = Request(messages=[{"role": "user", "content": "hi"}], task="chat")
+    assert fresh().run(chat, call=call).calls == 1  # other tasks: one call
+    forced = Request(messages=[{"role": "user", "content": QUESTION}], task="chat", metadata={"agreement": True})
+    assert fresh().run(forced, call=call).calls == 3
