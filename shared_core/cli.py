@@ -144,6 +144,33 @@ def bench_ceiling(task, base, train_frac: float) -> dict:
 
 
 def load_bench_task(args: argparse.Namespace):
+    """The replay of `sls bench`. A missing data folder says where SLS looked and
+    how to point it elsewhere; an unknown --systems name is an error."""
+    data = args.data or [str(default_data_dir() / args.task)]
+    if args.systems:
+        check_systems(args.task, data, args.systems.split(","))
+    try:
+        return _load_bench_task(args)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{exc}; give the data with --data FOLDER, or set $SLS_DATA to the shared data "
+                                f"folder (default: ../shared/data beside the working directory)") from None
+
+
+def check_systems(task: str, data: list[str], systems: list[str]) -> None:
+    """Every --systems name must be a data file there (HDFS for HDFS.csv.gz)."""
+    from .errors import SLSError
+
+    known: dict[str, str] = {}
+    for item in map(Path, data):
+        files = sorted(item.glob("*.csv*")) if item.is_dir() else [item] if item.exists() else []
+        known.update({f.name.split(".")[0].lower(): f.name.split(".")[0] for f in files})
+    unknown = [s for s in systems if s.strip() and s.strip().lower() not in known]
+    if known and unknown:
+        raise SLSError(f"sls bench {task}: unknown --systems {', '.join(unknown)}; "
+                       f"the data has {', '.join(sorted(known.values()))}")
+
+
+def _load_bench_task(args: argparse.Namespace):
     data = args.data or [str(default_data_dir() / args.task)]
     systems = args.systems.split(",") if args.systems else None
     if args.task == "logparsing":
@@ -273,14 +300,50 @@ lost, written twice or paid twice (the journal is <output>.journal).
 """
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sls")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from . import __version__
+
+        return __version__
+
+
+DEMO_EXAMPLES = """examples:
+  sls demo                          # 1,200 generated log lines, three SIMULATED models, then a restart
+  sls demo --queries 400 --state /tmp/sls-demo   # keep the state to look at: sls stats --state /tmp/sls-demo
+"""
+
+BENCH_EXAMPLES = """examples:
+  sls bench logparsing --systems HDFS,Mac --limit 500 --out logparsing.json   # Loghub-2k, 8 LLMs
+  sls bench logparsing --feedback none        # learn from the verifiers only, no labels
+  sls bench codegen --out codegen.json        # MBPP (RouterBench, 11 LLMs), against static baselines
+  sls bench qa --ceiling --out qa.json        # ARC-Challenge + Winogrande, with what any router could reach
+  sls bench cache --entries 100000            # cache lookup/put micro-benchmark (no data needed)
+
+data: --data FOLDER or FILE, else $SLS_DATA/<task>, else ../shared/data/<task>;
+--systems names files of that folder (HDFS for HDFS.csv.gz).
+"""
+
+REPORT_EXAMPLES = """examples:
+  sls report logparsing.json codegen.json qa.json --out report.md --plot pareto.png
+(the JSON files are what `sls bench ... --out FILE` wrote)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sls", description="SmartLLMs Scheduler: cache, predict, route, learn.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the main job on an embedded, simulated workload (offline)")
+    demo = sub.add_parser("demo", help="run the main job on an embedded, simulated workload (offline)",
+                          epilog=DEMO_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--queries", type=int, default=1200, help="queries in the first run (default 1200)")
     demo.add_argument("--state", help="folder for the engine state (default: a temporary folder)")
     demo.set_defaults(func=cmd_demo)
-    bench = sub.add_parser("bench", help="replay recorded LLM answers, or micro-benchmark the cache")
+    bench = sub.add_parser("bench", help="replay recorded LLM answers, or micro-benchmark the cache",
+                           epilog=BENCH_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("task", choices=["logparsing", "codegen", "qa", "cache", "semantic"])
     bench.add_argument("--data", nargs="+", help="folders or files (default: $SLS_DATA/<task> or ../shared/data/<task>)")
     bench.add_argument("--out", help="write the result JSON here")
@@ -294,12 +357,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--limit", type=int, help="only the first N queries of each file")
     bench.add_argument("--entries", type=int, default=100_000, help="cache micro-benchmark: entries (default 100000)")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
-    bench.add_argument("--encoders", default="hashing,minilm",
-                       help="semantic: comma-separated encoders to run (default hashing,minilm)")
-    bench.add_argument("--target-error-rate", type=float, default=0.02,
-                       help="semantic: the learned policy's bound on wrong hits per query (default 0.02)")
-    bench.add_argument("--scale", action="store_true",
-                       help="semantic: also time encode + lookup per query with --entries entries in the cache")
     bench.add_argument("--train-frac", type=float, default=None,
                        help="train the static baselines on this first share of each file and score every row on "
                             "the rest (default 0.2 for codegen and qa, none for logparsing; 0: whole files)")
@@ -340,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--state", required=True, help="the state folder (or SQLite file) of `state.path`")
     stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
     stats.set_defaults(func=cmd_stats)
-    report = sub.add_parser("report", help="markdown tables and an accuracy-cost plot from bench result JSON files")
+    report = sub.add_parser("report", help="markdown tables and an accuracy-cost plot from bench result JSON files",
+                            epilog=REPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("results", nargs="+", help="result JSON files written by `sls bench --out`")
     report.add_argument("--out", help="write the markdown here (default: print it)")
     report.add_argument("--plot", help="write the accuracy-cost plot here (PNG; needs matplotlib: pip install sls[report])")

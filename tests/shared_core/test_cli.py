@@ -53,7 +53,28 @@ def test_bench_feedback_none_uses_verifiers_only(tmp_path):
 
 def test_bench_missing_data_is_a_clear_error(tmp_path, capsys):
     assert main(["bench", "logparsing", "--data", str(tmp_path / "nowhere"), "--quiet"]) == 2
-    assert "no log-parsing data at" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no log-parsing data at" in err and "--data" in err and "$SLS_DATA" in err
+
+
+def test_unknown_systems_are_an_error_that_lists_the_known(capsys):
+    needs_data()
+    assert main(["bench", "logparsing", "--data", str(LOGS), "--systems", "HDFS,Nope", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown --systems Nope" in err and "HDFS" in err and "Zookeeper" in err
+
+
+def test_version_and_help_with_examples(capsys):
+    from shared_core.cli import package_version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"sls {package_version()}"
+    for command in ("demo", "bench", "run", "stats", "report"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "examples:" in out and f"sls {command}" in out
 
 
 def test_cache_micro_benchmark_runs_small(tmp_path):
