@@ -59,6 +59,7 @@ class PriorScore:
 
     value: float  # in (0, 1)
     how: str  # "published" | "predicted from <benchmark>" | "none"
+    error_sd: float = 0.0  # probit sd of the prediction: the line's residual over the catalog
 
 
 _NORMAL = NormalDist()
@@ -100,28 +101,26 @@ class Catalog:
         from the others; value 0.5 with how="none" when nothing can tell."""
         if name in benchmarks:
             return PriorScore(benchmarks[name] / 100.0, "published")
-        guesses = [(self._predict(name, other, benchmarks[other]), other)
-                   for other in PERCENT_BENCHMARKS if other in benchmarks and other != name]
-        guesses = [(g, o) for g, o in guesses if g is not None]
-        if not guesses:
+        lines = [(self._line(name, other), other) for other in PERCENT_BENCHMARKS
+                 if other in benchmarks and other != name]
+        lines = [(line, other) for line, other in lines if line is not None]
+        if not lines:
             return PriorScore(0.5, "none")
-        z = float(np.mean([g for g, _ in guesses]))
-        return PriorScore(normal_cdf(z),
-                          "predicted from " + ", ".join(o for _, o in guesses))
-
-    def _predict(self, target: str, other: str, value: float) -> float | None:
-        line = self._line(target, other)
-        return None if line is None else line[0] + line[1] * probit(value / 100.0)
+        z = float(np.mean([a + b * probit(benchmarks[o] / 100.0) for (a, b, _), o in lines]))
+        sd = min(sd for (_, _, sd), _ in lines)
+        return PriorScore(normal_cdf(z), "predicted from " + ", ".join(o for _, o in lines), sd)
 
     @functools.lru_cache(maxsize=64)
-    def _line(self, target: str, other: str) -> tuple[float, float] | None:
+    def _line(self, target: str, other: str) -> tuple[float, float, float] | None:
+        """Intercept, slope and residual sd of target on other, in probit units."""
         pairs = [(probit(c.benchmarks[other] / 100), probit(c.benchmarks[target] / 100))
                  for c in self.cards.values() if target in c.benchmarks and other in c.benchmarks]
         if len(pairs) < MIN_PAIRS:
             return None
         x, y = np.array(pairs).T
         slope, intercept = np.polyfit(x, y, 1)
-        return float(intercept), float(slope)
+        resid = y - (intercept + slope * x)
+        return float(intercept), float(slope), float(np.sqrt((resid ** 2).sum() / (len(x) - 2)))
 
 
 def _card(name: str, spec: dict[str, Any], sources: dict[str, str], where: str) -> ModelCard:

@@ -99,26 +99,29 @@ class Predictor:
         self._lock = threading.RLock()
 
     # -- the prior ------------------------------------------------------------------
-    def prior(self, task: str, model: str) -> tuple[float, str]:
-        """A model's prior P(good) on `task` and where it came from."""
-        cand = self.candidates[model]
+    def prior(self, task: str, model: str) -> tuple[float, str, float]:
+        """A model's prior P(good) on `task`, where it came from, and its probit sd."""
+        cand, cfg = self.candidates[model], self.config
         if cand.quality_prior is not None:
-            return cand.quality_prior, "quality_prior"
-        family = task_family(task, self.config.task_families)
-        bench = self.config.family_benchmarks.get(family, FAMILY_BENCHMARK.get(family, "mmlu"))
+            return cand.quality_prior, "quality_prior", cfg.prior_sd_model
+        family = task_family(task, cfg.task_families)
+        bench = cfg.family_benchmarks.get(family, FAMILY_BENCHMARK.get(family, "mmlu"))
         score = default_catalog().benchmark(cand.benchmarks, bench)
-        return score.value, f"{bench} {score.how}"
+        if score.how == "none":
+            sd = cfg.prior_sd_unknown
+        else:  # a predicted score carries the prediction's own error too
+            sd = float(np.hypot(cfg.prior_sd_model, score.error_sd))
+        return score.value, f"{bench} {score.how}", sd
 
     def quality_model(self, task: str) -> QualityModel:
         qm = self.quality.get(task)
         if qm is None:
             priors = {m: self.prior(task, m) for m in self.candidates}
             cfg = self.config
-            spread = PriorSpread(cfg.prior_sd_shift, cfg.prior_sd_slope, cfg.prior_sd_model, cfg.prior_sd_unknown)
             qm = self.quality[task] = QualityModel(
-                list(self.candidates), {m: probit(p) for m, (p, _) in priors.items()},
-                {m: how == "quality_prior" or how.endswith("published") for m, (_, how) in priors.items()},
-                spread, drift=cfg.prior_sd_model ** 2 / cfg.half_life)
+                list(self.candidates), {m: probit(p) for m, (p, _, _) in priors.items()},
+                {m: sd for m, (_, _, sd) in priors.items()},
+                PriorSpread(cfg.prior_sd_shift, cfg.prior_sd_slope), drift=cfg.prior_sd_model ** 2 / cfg.half_life)
         return qm
 
     # -- prediction ---------------------------------------------------------------

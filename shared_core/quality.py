@@ -35,16 +35,17 @@ _SQRT2PI = math.sqrt(2 * math.pi)
 
 @dataclass(frozen=True)
 class PriorSpread:
-    """Prior standard deviations, in probit units (1.0 moves 0.5 to 0.84)."""
+    """Prior standard deviations of the shared terms, in probit units (1.0 moves 0.5 to 0.84)."""
 
     shift: float = 0.5  # a: the workload against the benchmark
     slope: float = 0.3  # b
-    model: float = 0.35  # u_m for a model whose score is published
-    model_unknown: float = 0.8  # u_m for a model whose score is predicted or missing
 
 
 class QualityModel:
-    def __init__(self, models: list[str], prior_z: dict[str, float], known: dict[str, bool],
+    """`prior_sd[m]` is the prior sd of u_m: how far model m may stand from where
+    its score puts it (wider for a score predicted than for one published)."""
+
+    def __init__(self, models: list[str], prior_z: dict[str, float], prior_sd: dict[str, float],
                  spread: PriorSpread = PriorSpread(), drift: float = 0.0):
         self.models = list(models)
         self.index = {m: i for i, m in enumerate(self.models)}
@@ -53,7 +54,7 @@ class QualityModel:
         d = len(self.models) + 2
         self.mu = np.zeros(d)
         var = [spread.shift ** 2, spread.slope ** 2]
-        var += [(spread.model if known[m] else spread.model_unknown) ** 2 for m in self.models]
+        var += [prior_sd[m] ** 2 for m in self.models]
         self.sigma = np.diag(var)
         # scaled so that a cold model's expected P(good) is its prior score exactly
         self.prior_z = z * np.sqrt(1.0 + np.array([self._x(m) @ self.sigma @ self._x(m) for m in self.models]))

@@ -12,7 +12,7 @@ PRIORS = {"weak": 0.3, "mid": 0.5, "strong": 0.8}
 
 
 def model() -> QualityModel:
-    return QualityModel(list(PRIORS), {m: probit(p) for m, p in PRIORS.items()}, {m: True for m in PRIORS})
+    return QualityModel(list(PRIORS), {m: probit(p) for m, p in PRIORS.items()}, {m: 0.35 for m in PRIORS})
 
 
 def test_cold_mean_is_the_prior_score():
@@ -56,7 +56,7 @@ def test_restore_keeps_learning_and_new_models_keep_their_prior():
         qm.observe("weak", 1.0)
     saved = qm.to_dict()
     wider = QualityModel(list(PRIORS) + ["new"], {**{m: probit(p) for m, p in PRIORS.items()}, "new": probit(0.6)},
-                         {m: True for m in [*PRIORS, "new"]})
+                         {m: 0.35 for m in [*PRIORS, "new"]})
     wider.restore(saved)
     assert wider.mean("weak") == pytest.approx(qm.mean("weak"), abs=0.01)  # a new model re-centres the feature
     assert wider.observations == 20
