@@ -127,6 +127,9 @@ def _versus(result: dict[str, Any], heading: str) -> list[str]:
                       "yes" if c["dominates"] else "no"])
     lines += [_md_table(["vs", "its accuracy", "its cost $", "performance improvement", "time reduction",
                          "SLS cost / its cost", "its best accuracy at <= SLS cost", "SLS ahead at <= cost"], table), ""]
+    from .table import dominance, format_dominance
+
+    lines += [f"The user's test: {format_dominance(dominance(result['rows']))}.", ""]
     best = rows.get("best-single")
     if best and best["accuracy"] and best["cost_usd"]:
         lines += [f"Best single model ({best.get('model', 'best-single')}): {best['accuracy']:.4f} for "

@@ -63,6 +63,14 @@ def test_markdown_has_a_table_per_task_and_per_file():
     assert "not one-call routing" in md
     assert "reaches 93.3% of its accuracy at 5.0% of its cost" in md
     assert "`p.png`" in md
+    assert ("The user's test: sls 0.7000 at $0.1000: not dominated by any single model; most accurate single: "
+            "big 0.7500 at $2.0000; best single at or below its cost: small 0.5500 at $0.0500.") in md
+
+
+def test_markdown_says_when_a_single_model_dominates_sls():
+    result = _result(files=False)
+    result["rows"].append(_row("single:cheap-good", 0.72, 0.09, 50.0))
+    assert "sls 0.7000 at $0.1000: DOMINATED by cheap-good" in markdown([result])
 
 
 def test_markdown_shows_the_ceiling_and_the_warm_up_spend():
