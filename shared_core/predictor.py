@@ -160,8 +160,7 @@ class Predictor:
         s, n = local
         lps = self.config.local_prior_strength
         blend = lambda g: (lps * g + s) / (lps + n)
-        mean = blend(qm.mean(model))
-        low, high = (blend(p) for p in qm.interval(model))
+        mean, low, high = (blend(p) for p in qm.summary()[model])
         if not explore or self.config.exploration == "greedy":
             score = mean
         elif self.config.exploration == "ucb":

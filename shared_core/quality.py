@@ -60,6 +60,20 @@ class QualityModel:
         self.prior_z = z * np.sqrt(1.0 + np.array([self._x(m) @ self.sigma @ self._x(m) for m in self.models]))
         self.drift = drift  # variance added per observation, so old evidence fades
         self.observations = 0
+        self._summary: dict[str, tuple[float, float, float]] | None = None
+        self._chol: np.ndarray | None = None
+
+    def summary(self) -> dict[str, tuple[float, float, float]]:
+        """Every model's (mean, low, high) P(good), the interval at 2 posterior sds;
+        computed once per observation, since every request asks for it."""
+        if self._summary is None:
+            x = np.hstack([np.ones((len(self.models), 1)), self.feature[:, None], np.eye(len(self.models))])
+            m = self.prior_z + x @ self.mu
+            sd = np.sqrt(np.einsum("ij,jk,ik->i", x, self.sigma, x))
+            mean = _cdf(m / np.sqrt(1.0 + sd ** 2))
+            low, high = _cdf(m - 2.0 * sd), _cdf(m + 2.0 * sd)
+            self._summary = {name: row for name, row in zip(self.models, zip(mean, low, high))}
+        return self._summary
 
     def _x(self, model: str) -> np.ndarray:
         i = self.index[model]
@@ -86,9 +100,11 @@ class QualityModel:
 
     def sample(self, rng: np.random.Generator) -> dict[str, float]:
         """One joint Thompson draw of every model's P(good)."""
-        theta = rng.multivariate_normal(self.mu, self.sigma, method="cholesky")
+        if self._chol is None:  # once per observation, not per request
+            self._chol = np.linalg.cholesky(self.sigma + 1e-12 * np.eye(len(self.mu)))
+        theta = self.mu + self._chol @ rng.standard_normal(len(self.mu))
         lat = self.prior_z + theta[0] + theta[1] * self.feature + theta[2:]
-        return {m: normal_cdf(float(lat[i])) for i, m in enumerate(self.models)}
+        return dict(zip(self.models, _cdf(lat)))
 
     def observe(self, model: str, reward: float) -> None:
         """A graded outcome in [0, 1]: success with weight `reward`, failure with the rest."""
@@ -96,6 +112,7 @@ class QualityModel:
             if w > 1e-9:
                 self._update(model, y, w)
         self.observations += 1
+        self._summary = self._chol = None
         if self.drift:
             self.sigma[np.diag_indices_from(self.sigma)] += self.drift
 
@@ -124,6 +141,11 @@ class QualityModel:
         self.mu[keep] = mu[src]
         self.sigma[np.ix_(keep, keep)] = sigma[np.ix_(src, src)]
         self.observations = int(data.get("observations", 0))
+        self._summary = self._chol = None
+
+
+def _cdf(z: np.ndarray) -> list[float]:
+    return [0.5 * math.erfc(-v / math.sqrt(2)) for v in z.tolist()]
 
 
 def _pdf(t: float) -> float:
