@@ -8,6 +8,7 @@ the candidates here serve the engine's own jobs: replays of recorded answers
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import re
@@ -70,6 +71,26 @@ class Answer:
         if self.latency_s is None:
             self.latency_s = elapsed_s
         return self
+
+
+    def problem(self, request: Request) -> str | None:
+        """Why this answer must not be served as good (nor cached), or None: an empty
+        answer, or text that is not JSON under a JSON response format."""
+        if self.extra.get("tool_calls"):
+            return None  # a tool-call turn: its text may well be empty
+        if not (self.text or "").strip():
+            return "empty answer"
+        kind = (request.response_format or {}).get("type")
+        if kind in ("json_object", "json_schema"):
+            try:
+                json.loads(_FENCED_JSON.sub(r"\1", self.text.strip()))
+            except ValueError as exc:
+                return f"answer is not JSON under response_format {kind} ({exc})"
+        return None
+
+
+# A JSON answer wrapped in a Markdown fence is still JSON (LangChain's parsers agree).
+_FENCED_JSON = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 
 
 class Candidate(ABC):

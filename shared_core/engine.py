@@ -379,6 +379,8 @@ class Engine:
             self.health.succeeded(model)
             answer.complete_usage(plan.request, self.config.candidate(model), time.perf_counter() - t0,
                                   plan.input_tokens)
+            if self._bad_answer(plan, model, answer, attempts):
+                continue
             if cascade and not (yield partial(self._cascade_accepts, plan, model, answer, attempts, rejected)):
                 continue
             result = self._finish(plan, model, answer, attempts, rejected)
@@ -403,6 +405,9 @@ class Engine:
             self.health.succeeded(model)
             answer = to_answer(model, step.chunks).complete_usage(plan.request, self.config.candidate(model),
                                                                   time.perf_counter() - t0, plan.input_tokens)
+            if not step.chunks and self._bad_answer(plan, model, answer, attempts):
+                continue  # nothing was shown yet: the next candidate can still answer
+            answer.cacheable = answer.cacheable and answer.problem(plan.request) is None
             result = yield partial(self._verify_result, plan, self._finish(plan, model, answer, attempts))
             return StreamEvent("done", model=model, result=result, request_id=plan.request_id)
         raise self._exhausted(plan, attempts)
@@ -435,6 +440,20 @@ class Engine:
         log.warning("candidate %s failed (%s); falling back", model, why)
         attempts.append({"model": model, "error": why})
         self.health.failed(model, why, exc)
+
+    def _bad_answer(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]]) -> bool:
+        """An empty (or, under a JSON format, non-JSON) answer is paid for and learned
+        from as a failure, never served or cached: the next candidate is tried."""
+        problem = answer.problem(plan.request)
+        if problem is None:
+            return False
+        log.warning("candidate %s gave a bad answer (%s); falling back", model, problem)
+        attempts.append({"model": model, "error": problem})
+        with self._lock:
+            self.spent_usd += answer.cost_usd or 0.0
+            self.predictor.observe_usage(plan.request.task, model, answer.output_tokens, answer.latency_s)
+            self.predictor.observe(plan.request.task, plan.vector, model, 0.0)
+        return True
 
     def _cascade_accepts(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]],
                          rejected: "_Rejected") -> bool:
