@@ -127,7 +127,8 @@ def kill(args: argparse.Namespace) -> None:
         print(f"sls run kill -9: {args.jobs} jobs, {args.kills} kills at random points "
               f"(0-{args.max_s:g} s after each run's first new answer), {args.latency:g} s per call, "
               f"fail rate {args.fail_rate:g}, final run exit {final.returncode}")
-        print(f"  jobs written after each kill: {progress[1:]}")
+        mid = sum(1 for n in progress[1:] if n < args.jobs)
+        print(f"  jobs written after each kill: {progress[1:]} ({mid} of {args.kills} kills landed before the end)")
         print(f"  lost {len(lost)}, duplicated {len(dup)}, paid twice {len(twice)} "
               f"(model calls {sum(billed.values())} for {len(billed)} jobs that called one)")
 
@@ -150,7 +151,7 @@ def main() -> None:
     k.add_argument("--concurrency", type=int, default=64)
     k.add_argument("--latency", type=float, default=1.0)
     k.add_argument("--fail-rate", type=float, default=0.02, help="simulated provider errors, retried")
-    k.add_argument("--max-s", type=float, default=2.0, help="latest kill after a run's first new answer")
+    k.add_argument("--max-s", type=float, default=1.5, help="latest kill after a run's first new answer")
     k.add_argument("--seed", type=int, default=0)
     k.set_defaults(func=kill)
     args = parser.parse_args()

@@ -68,6 +68,7 @@ from shared_core.errors import ConfigError
 from shared_core.request import Request
 from shared_core.tokens import count_message_tokens, count_tokens, get_encoding
 
+from ._guard import aguard, engine_retries, guard
 from .candidates import (
     CANDIDATE_FIELDS,
     accepted_kwargs,
@@ -195,9 +196,11 @@ class SmartRouterLLM(BaseChatModel):
     max_tokens: int | None = None
     stop: list[str] | None = None
     timeout: float | None = None
-    """Accepted for drop-in compatibility; set timeouts on the candidates."""
+    """Seconds a candidate call (invoke, ainvoke, batch) may take before it counts as failed
+    and the next candidate serves; streams are not timed (see langchain_sls/_guard.py)."""
     max_retries: int | None = None
-    """Accepted for drop-in compatibility; the engine falls back to the next candidate instead."""
+    """Retries of a candidate call on 429, 5xx, timeouts and dropped connections, with
+    backoff, before the next candidate serves."""
     streaming: bool = False
     allow_cache: bool | None = None
     cache_tool_calls: bool = False
@@ -205,6 +208,7 @@ class SmartRouterLLM(BaseChatModel):
     _engine: Engine = PrivateAttr()
     _models: dict[str, BaseChatModel] = PrivateAttr(default_factory=dict)
     _secrets: set[str] = PrivateAttr(default_factory=set)
+    _retries: int | None = PrivateAttr(default=None)  # max_retries, unless the engine retries itself
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -226,6 +230,7 @@ class SmartRouterLLM(BaseChatModel):
         self._secrets = secrets
         self._engine = Engine(config, verifiers=verifiers)
         self._engine.secrets |= secrets  # scrubbed from every error and log line
+        self._retries = None if engine_retries(self._engine, self.max_retries) else self.max_retries
         if self.profile is None:
             cands = config.candidates
             self.profile = {
@@ -497,7 +502,7 @@ class SmartRouterLLM(BaseChatModel):
                     call.messages, config=self._child_config(name, callbacks), **_call_kwargs(call))
             return self._answer(call, out)
 
-        return self._result(self._engine.run(call.request, call=invoke))
+        return self._result(self._engine.run(call.request, call=guard(invoke, self.timeout, self._retries)))
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
@@ -510,7 +515,7 @@ class SmartRouterLLM(BaseChatModel):
                     call.messages, config=self._child_config(name, callbacks), **_call_kwargs(call))
             return self._answer(call, out)
 
-        return self._result(await self._engine.arun(call.request, acall=ainvoke))
+        return self._result(await self._engine.arun(call.request, acall=aguard(ainvoke, self.timeout, self._retries)))
 
     # -- stream / astream ---------------------------------------------------------------------------------
     def _should_stream(self, *, async_api: bool, run_manager: Any = None, **kwargs: Any) -> bool:

@@ -3,7 +3,9 @@ as candidates, real chains, a tool loop, an agent, callbacks and tracing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from lc_fakes import FailingFakeChatModel, ProviderError, ToolCallingFakeChatMod
 from pydantic import BaseModel, Field, SecretStr
 
 from langchain_sls import SimulatedChatModel, SmartRouterLLM
-from shared_core.errors import ConfigError, FeedbackError, NoCandidateError
+from shared_core.errors import FeedbackError, NoCandidateError
 
 META_KEYS = {"sls_request_id", "sls_model", "sls_cache_tier", "sls_predicted", "sls_cost_usd", "sls_latency_s"}
 
@@ -467,11 +469,53 @@ def test_feedback_reaches_the_engine(router: SmartRouterLLM) -> None:
     assert router.invoke("rate me").response_metadata["sls_cache_tier"] is None
 
 
-@pytest.mark.parametrize("field", ["timeout", "max_retries"])
-def test_timeout_and_max_retries_are_refused_not_ignored(field) -> None:
-    with pytest.raises(ConfigError, match=f"'{field}'.*set it on each candidate"):
-        make_router([{"name": "m", "model": FakeListChatModel(responses=["x"]), "price_in": 1, "price_out": 1}],
-                    **{field: 3})
+class _RateLimited(Exception):
+    status_code = 429
+
+
+class _Flaky(FakeListChatModel):
+    """Stands in for a provider: `failures` 429s, then `delay_s` per answer."""
+
+    failures: int = 0
+    delay_s: float = 0.0
+
+    def _call(self, *args: Any, **kwargs: Any) -> str:
+        if self.failures > 0:
+            self.failures -= 1
+            raise _RateLimited("429 rate limit (fake)")
+        time.sleep(self.delay_s)
+        return super()._call(*args, **kwargs)
+
+    async def _acall(self, *args: Any, **kwargs: Any) -> str:
+        if self.failures > 0:
+            self.failures -= 1
+            raise _RateLimited("429 rate limit (fake)")
+        await asyncio.sleep(self.delay_s)
+        return super()._call(*args, **kwargs)
+
+
+def _two(first: FakeListChatModel, **kwargs: Any) -> SmartRouterLLM:
+    return make_router([{"name": "first", "model": first, "price_in": 0.1, "price_out": 0.1},
+                        {"name": "second", "model": FakeListChatModel(responses=["from second"]), "price_in": 9,
+                         "price_out": 9}], **kwargs)
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_max_retries_retries_a_429_on_the_same_candidate(use_async) -> None:
+    router = _two(_Flaky(responses=["from first"], failures=2), max_retries=2)
+    msg = asyncio.run(router.ainvoke("hello")) if use_async else router.invoke("hello")
+    assert msg.content == "from first" and msg.response_metadata["sls_attempts"] == []
+    router = _two(_Flaky(responses=["from first"], failures=2), max_retries=1)  # too few: falls back
+    msg = asyncio.run(router.ainvoke("hello")) if use_async else router.invoke("hello")
+    assert msg.content == "from second" and "429" in msg.response_metadata["sls_attempts"][0]["error"]
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_timeout_gives_up_on_a_slow_candidate_and_falls_back(use_async) -> None:
+    router = _two(_Flaky(responses=["from first"], delay_s=3.0), timeout=0.2, max_retries=0)
+    msg = asyncio.run(router.ainvoke("hello")) if use_async else router.invoke("hello")
+    assert msg.content == "from second"
+    assert "did not answer within timeout=0.2 s" in msg.response_metadata["sls_attempts"][0]["error"]
 
 
 def test_python_verifier_scores_answers() -> None:
