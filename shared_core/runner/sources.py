@@ -41,14 +41,15 @@ class SimulatedAsync(SimulatedCandidate):
     def __init__(self, *args: Any, sleep_s: bool = False, ledger: str | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.sleep_s = sleep_s
-        self.ledger = open(ledger, "a", buffering=1, encoding="utf-8") if ledger else None
+        self.ledger = ledger
 
     async def ainvoke(self, request: Request) -> Answer:
         answer = self.invoke(request)
         if self.sleep_s:
             await asyncio.sleep(answer.latency_s)
         if self.ledger is not None:
-            self.ledger.write(f"{request.metadata.get('sls_job', '')}\t{self.name}\n")
+            with open(self.ledger, "a", encoding="utf-8") as fh:
+                fh.write(f"{request.metadata.get('sls_job', '')}\t{self.name}\n")
         return answer
 
 
