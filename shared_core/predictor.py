@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from .catalog import FAMILY_BENCHMARK, default_catalog, probit, task_family
 from .config import CandidateConfig, PredictorConfig
+from .observations import SEGMENT, ObservationMemory
 from .quality import PriorSpread, QualityModel
-from .vectors import VectorBuffer
 
 
 @dataclass
@@ -58,34 +57,6 @@ class _ModelStats:
         self.bad *= factor
 
 
-class _Memory:
-    """Observations of one task: query vectors, which model, how it went."""
-
-    def __init__(self, dim: int):
-        self.index = faiss.IndexFlatIP(dim)
-        self.vectors = VectorBuffer(dim)
-        self.model: list[str] = []
-        self.reward: list[float] = []
-        self.time: list[int] = []
-
-    def add(self, vector: np.ndarray, model: str, reward: float, t: int) -> None:
-        vec = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-        self.index.add(vec)
-        self.vectors.append(vec)
-        self.model.append(model)
-        self.reward.append(reward)
-        self.time.append(t)
-
-    def trim(self, keep: int) -> None:
-        drop = len(self.model) - keep
-        if drop <= 0:
-            return
-        self.vectors.replace(self.vectors.array[drop:])
-        self.model, self.reward, self.time = self.model[drop:], self.reward[drop:], self.time[drop:]
-        self.index.reset()
-        self.index.add(self.vectors.array)
-
-
 class Predictor:
     def __init__(self, candidates: list[CandidateConfig], config: PredictorConfig, dim: int, seed: int = 0):
         self.config = config
@@ -93,7 +64,7 @@ class Predictor:
         self.candidates = {c.name: c for c in candidates}
         self.rng = np.random.default_rng(seed)
         self.t = 0  # observation clock
-        self.memories: dict[str, _Memory] = {}
+        self.memories: dict[str, ObservationMemory] = {}
         self.stats: dict[tuple[str, str], _ModelStats] = defaultdict(_ModelStats)
         self.quality: dict[str, QualityModel] = {}
         self._lock = threading.RLock()
@@ -124,6 +95,10 @@ class Predictor:
                 PriorSpread(cfg.prior_sd_shift, cfg.prior_sd_slope), drift=cfg.prior_sd_model ** 2 / cfg.half_life)
         return qm
 
+    def _segment(self) -> int:
+        # a quarter of the bound at most, so the memory stays within 25% of it
+        return max(1, min(SEGMENT, self.config.max_observations // 4))
+
     # -- prediction ---------------------------------------------------------------
     def predict(self, task: str, vector: np.ndarray | None, input_tokens: int, models: list[str],
                 explore: bool = True) -> list[Estimate]:
@@ -136,14 +111,10 @@ class Predictor:
 
     def _neighbours(self, task: str, vector: np.ndarray | None, models: list[str]) -> dict[str, tuple[float, float]]:
         mem = self.memories.get(task)
-        if vector is None or mem is None or mem.index.ntotal == 0:
+        if vector is None or mem is None or not len(mem):
             return {}
-        k = min(self.config.k, mem.index.ntotal)
-        sims, ids = mem.index.search(np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32), k)
         out: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-        for sim, i in zip(sims[0], ids[0]):
-            if i < 0:
-                continue
+        for sim, i in mem.search(vector, self.config.k):
             age = self.t - mem.time[i]
             w = float(np.exp((sim - 1.0) / self.config.bandwidth)) * 0.5 ** (age / self.config.half_life)
             acc = out[mem.model[i]]
@@ -216,10 +187,9 @@ class Predictor:
             if vector is not None:
                 mem = self.memories.get(task)
                 if mem is None:
-                    mem = self.memories[task] = _Memory(self.dim)
+                    mem = self.memories[task] = ObservationMemory(self.dim, self._segment())
                 mem.add(vector, model, reward, self.t)
-                if len(mem.model) > self.config.max_observations:
-                    mem.trim(self.config.max_observations * 3 // 4)
+                mem.trim(self.config.max_observations)
 
     def warm_start(self, path: str | Path, encode) -> int:
         """Learn from a labelled JSONL file: {"query", "model", "score", "task"?,
@@ -250,7 +220,7 @@ class Predictor:
                 "rng": self.rng.bit_generator.state,
                 "quality": {task: qm.to_dict() for task, qm in self.quality.items()},
             }
-            arrays = {f"mem_{task}": mem.vectors.array for task, mem in self.memories.items()}
+            arrays = {f"mem_{task}": mem.vectors() for task, mem in self.memories.items()}
             return meta, arrays
 
     def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -261,12 +231,8 @@ class Predictor:
                 key = (row.pop("task"), row.pop("model"))
                 self.stats[key] = _ModelStats(**row)
             for task, info in meta["memories"].items():
-                mem = self.memories[task] = _Memory(self.dim)
-                vecs = arrays[f"mem_{task}"]
-                if len(vecs):
-                    mem.index.add(np.ascontiguousarray(vecs, dtype=np.float32))
-                mem.vectors.replace(vecs)
-                mem.model, mem.reward, mem.time = list(info["model"]), list(info["reward"]), list(info["time"])
+                self.memories[task] = ObservationMemory.from_arrays(
+                    self.dim, arrays[f"mem_{task}"], info["model"], info["reward"], info["time"], self._segment())
             if "rng" in meta:
                 self.rng.bit_generator.state = meta["rng"]
             for task, saved in meta.get("quality", {}).items():

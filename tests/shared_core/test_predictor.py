@@ -152,7 +152,7 @@ def test_warm_start_from_jsonl(tmp_path):
     est = by_model(p.predict("logs", enc.encode_one("parse this log line number 99"), 10, MODELS, explore=False))
     assert est["a"].p_good > 0.9 and est["b"].p_good < 0.1
     assert est["a"].output_tokens == pytest.approx(40)
-    assert p.memories["logs"].index.ntotal == 30 and "default" not in p.memories
+    assert len(p.memories["logs"]) == 30 and "default" not in p.memories
 
 
 def test_snapshot_restore_roundtrip(regions):
@@ -195,7 +195,7 @@ def test_memory_is_trimmed(regions):
     for i in range(25):
         p.observe("t", around(i % 2), "a", 1.0 if i % 2 == 0 else 0.0)
     mem = p.memories["t"]
-    assert len(mem.model) == mem.index.ntotal == len(mem.vectors) == len(mem.time) <= 20
+    assert len(mem.model) == len(mem) == len(mem.vectors()) == len(mem.time) <= 20
     assert mem.time[-1] == 25
     est = by_model(p.predict("t", around(0), 10, ["a"], explore=False))["a"]
     assert est.p_good > 0.8  # still answers from the kept neighbours
