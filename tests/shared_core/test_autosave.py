@@ -73,12 +73,13 @@ def test_two_runs_of_the_langchain_example_the_second_starts_warm(tmp_path):
 
 
 def test_a_process_that_never_saves_is_saved_at_exit(tmp_path):
-    script = ("import sys; sys.path.insert(0, {root!r})\n"
-              "from tests.shared_core.test_autosave import engine, ask\n"
-              "from pathlib import Path\n"
-              "eng = engine(Path({state!r}))\n"
-              "eng.feedback(eng.run(ask('what is the boiling point of water')).request_id, 1.0)\n"
-              ).format(root=str(ROOT), state=str(tmp_path / "state"))
+    script = ("from shared_core import Engine, Request, SimulatedCandidate, SLSConfig\n"
+              "cfg = SLSConfig.from_dict({{'candidates': [{{'name': 'm', 'price_in': 1.0, 'price_out': 1.0}}],\n"
+              "                           'state': {{'path': {state!r}}}}})\n"
+              "eng = Engine(cfg, [SimulatedCandidate(cfg.candidate('m'), lambda r, rng: f'answer to {{r.query}}')])\n"
+              "ask = Request(messages=[{{'role': 'user', 'content': 'what is the boiling point of water'}}])\n"
+              "eng.feedback(eng.run(ask).request_id, 1.0)  # and no save(), no close()\n"
+              ).format(state=str(tmp_path / "state"))
     assert subprocess.run([sys.executable, "-c", script], timeout=300).returncode == 0
     with engine(tmp_path / "state") as warm:
         assert warm.updater.events == 1 and warm.run(ask("what is the boiling point of water")).tier == "exact"
