@@ -33,6 +33,7 @@ from .providers import env_secrets, scrub, scrub_exception
 from .predictor import Predictor
 from .request import Request
 from .scheduler import Decision, Scheduler
+from .shared_state import open_shared
 from .storage import StateStore, open_store
 from .tokens import count_message_tokens, get_encoding
 from .stats import Usage, engine_state, summarize
@@ -203,6 +204,8 @@ class Engine:
             self._scored.update(saved.get("scored", []))
         elif config.predictor.warm_start:
             self.predictor.warm_start(config.predictor.warm_start, self.encoder.encode_one)
+        self.shared = open_shared(config)  # many workers: budget, limits, cooldowns, learning, cache
+        self.shared.attach(self)
         self._closed = False
         self._autosave = (Autosave(self.save, lambda: self.updater.changes, self.autosave_s)
                           if self.updater.store is not None and self.autosave_s else None)
@@ -248,8 +251,8 @@ class Engine:
         estimates = self.predictor.predict(request.task, plan.vector, plan.input_tokens, names,
                                            explore=self.config.predictor.learn)
         cands = [self.config.candidate(n) for n in names]
-        decision = self.scheduler.decide(request, cands, {e.model: e for e in estimates}, self.spent_usd,
-                                         self.health.exclusions(names))
+        decision = self.scheduler.decide(request, cands, {e.model: e for e in estimates},
+                                         self.shared.spent(self.spent_usd), self.health.exclusions(names))
         if decision.chosen is None:
             raise NoCandidateError(decision.excluded)
         return decision
@@ -370,15 +373,19 @@ class Engine:
         attempts: list[dict[str, str]] = []
         rejected = _Rejected()
         for model in self._attempt_order(plan):
+            if not self._reserve(plan, model, attempts):
+                continue
             t0 = time.perf_counter()
             try:
                 answer = yield _Call(model)
             except Exception as exc:  # provider errors: cool the model down, try the next
+                self.shared.settle(plan.request_id, model, 0.0)
                 self._failed(model, exc, attempts)
                 continue
             self.health.succeeded(model)
             answer.complete_usage(plan.request, self.config.candidate(model), time.perf_counter() - t0,
                                   plan.input_tokens)
+            self.shared.settle(plan.request_id, model, answer.cost_usd or 0.0)
             if self._bad_answer(plan, model, answer, attempts):
                 continue
             if cascade and not (yield partial(self._cascade_accepts, plan, model, answer, attempts, rejected)):
@@ -393,11 +400,14 @@ class Engine:
                          ) -> Generator[_Call | partial[Any], Any, StreamEvent[Chunk]]:
         attempts: list[dict[str, str]] = []
         for model in self._attempt_order(plan):
+            if not self._reserve(plan, model, attempts):
+                continue
             t0 = time.perf_counter()
             step = _Call(model)
             try:
                 yield step
             except Exception as exc:
+                self.shared.settle(plan.request_id, model, 0.0)
                 self._failed(model, exc, attempts)
                 if step.chunks:  # the caller has shown part of this answer: too late to switch
                     raise
@@ -405,6 +415,7 @@ class Engine:
             self.health.succeeded(model)
             answer = to_answer(model, step.chunks).complete_usage(plan.request, self.config.candidate(model),
                                                                   time.perf_counter() - t0, plan.input_tokens)
+            self.shared.settle(plan.request_id, model, answer.cost_usd or 0.0)
             if not step.chunks and self._bad_answer(plan, model, answer, attempts):
                 continue  # nothing was shown yet: the next candidate can still answer
             answer.cacheable = answer.cacheable and answer.problem(plan.request) is None
@@ -420,6 +431,14 @@ class Engine:
         # cooling models come last (half-open): better a model that failed lately than no answer
         order = plan.decision.ranking + self.health.probe_order(plan.decision.excluded)
         return order[: self.config.fallback.max_attempts]
+
+    def _reserve(self, plan: Plan, model: str, attempts: list[dict[str, str]]) -> bool:
+        """With shared state, hold the call's predicted cost (and a rate-limit slot)
+        across workers first; a refusal is an attempt that moves on, not a failure."""
+        why = self.shared.reserve(plan.request_id, self.config.candidate(model), plan.decision.estimates.get(model))
+        if why is not None:
+            attempts.append({"model": model, "error": why})
+        return why is None
 
     def _call_candidate(self, model: str, request: Request) -> Answer:
         if model not in self.candidates:
@@ -563,6 +582,7 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        self.shared.close()
         if self._autosave is not None:
             self._autosave.stop(save=False)
         if self.updater.store is not None:
@@ -582,4 +602,5 @@ class Engine:
         with self._lock:
             report = summarize(engine_state(self))
         return {"cache_entries": len(self.cache), "spent_usd": self.spent_usd,
-                "feedback_events": self.updater.events, "cooling": self.cooling(), **report}
+                "feedback_events": self.updater.events, "cooling": self.cooling(),
+                "shared_state": self.shared.status(), **report}

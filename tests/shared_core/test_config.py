@@ -248,7 +248,7 @@ def test_every_known_capability_is_accepted():
 @pytest.mark.parametrize("data, path", [
     (minimal(predictor={"exploration": "epsilon"}), "predictor.exploration"),
     (minimal(encoder={"type": "word2vec"}), "encoder.type"),
-    (minimal(state={"backend": "redis"}), "state.backend"),
+    (minimal(state={"backend": "postgres"}), "state.backend"),
     (minimal(cache={"semantic": {"index": "ivf"}}), "cache.semantic.index"),
 ])
 def test_bad_enum_values(data, path):
