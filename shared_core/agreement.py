@@ -150,9 +150,8 @@ class Outcome:
 
     @property
     def agreed(self) -> bool:
-        k = self.keys
-        return self.plan.second is not None and k[self.plan.first] is not None and \
-            k[self.plan.first] == k.get(self.plan.second)
+        first = self.keys.get(self.plan.first)
+        return self.plan.second is not None and first is not None and first == self.keys.get(self.plan.second)
 
 
 def run_plan(plan: AgreementPlan, call: Callable[[str], Answer], normalize: Normalizer) -> Outcome:
@@ -241,9 +240,15 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
     q = cfg.coincidence if cfg.coincidence is not None else normalize.coincidence(request)
     chosen = best_plan({m: est[m].p_sample for m in eligible}, {m: est[m].cost_usd for m in eligible}, q, wtp)
 
+    failures: list[dict[str, str]] = []
+
     def one(model: str) -> Answer:
         t0 = time.perf_counter()
-        answer = call(model, request)
+        try:
+            answer = call(model, request)
+        except Exception as exc:  # cooled down, scrubbed and logged like any failed call
+            engine._failed(model, exc, failures)
+            raise
         return answer.complete_usage(request, engine.config.candidate(model), time.perf_counter() - t0,
                                      plan.input_tokens)
 
@@ -258,7 +263,8 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
         for m, reward in pseudo_labels(outcome, p_mean, q).items():
             engine.predictor.observe(request.task, plan.vector, m, reward)
     verdict = "agreed" if outcome.agreed else "disagreed"
-    attempts = [{"model": m, "error": f"agreement vote ({verdict}): {outcome.keys.get(m)!r}"} for m in others]
+    attempts = failures + [{"model": m, "error": f"agreement vote ({verdict}): {outcome.keys.get(m)!r}"}
+                           for m in others]
     result = engine._finish(plan, outcome.served, outcome.answers[outcome.served], attempts)
     lat = lambda m: (outcome.answers[m].latency_s or 0.0) if m in outcome.answers else 0.0
     pair = max(lat(chosen.first), lat(chosen.second) if chosen.second else 0.0)  # the pair runs at once

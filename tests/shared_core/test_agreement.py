@@ -129,3 +129,16 @@ def test_run_serves_the_configured_tasks_by_agreement_sync_and_async():
     assert fresh().run(chat, call=call).calls == 1  # other tasks: one call
     forced = Request(messages=[{"role": "user", "content": QUESTION}], task="chat", metadata={"agreement": True})
     assert fresh().run(forced, call=call).calls == 3
+
+
+def test_a_failed_call_in_the_cascade_cools_its_model_and_is_reported():
+    eng = engine()
+
+    def call(model, request):
+        if model == "c1":
+            raise ConnectionError("c1 is down")
+        return Answer(text="B", input_tokens=100, output_tokens=1)
+
+    result = eng.agree(Request(messages=[{"role": "user", "content": QUESTION}], task="qa"), call=call)
+    assert result.text == "B" and "c1" in eng.cooling()
+    assert any(a["model"] == "c1" and "ConnectionError" in a["error"] for a in result.attempts)
