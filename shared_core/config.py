@@ -195,6 +195,12 @@ class CacheConfig:
     def validate(self, path: str) -> None:
         self.semantic.validate(f"{path}.semantic")
         _positive(self.max_entries, f"{path}.max_entries")
+        from .cache.reuse import REUSERS
+
+        for i, name in enumerate(self.reuse):
+            if name not in REUSERS:
+                known = ", ".join(sorted(REUSERS))
+                raise ConfigError(f"{path}.reuse[{i}]", f"unknown reuser '{name}' (known: {known})")
 
 
 @dataclass
@@ -257,18 +263,15 @@ class EncoderConfig:
 @dataclass
 class StateConfig:
     path: str | None = None  # None: in memory only
-    backend: str = "local"  # local (files) | sqlite | redis (shared by workers: shared_core/shared_state)
+    backend: str = "local"  # local (files) | sqlite
     autosave_every: int = 500  # feedback events between automatic saves; 0 = only on save()
-    url: str | None = None  # redis only: redis://host:port/db (rediss:// for TLS, unix:///path.sock)
-    prefix: str = "sls"  # redis only: the key namespace; workers with the same prefix share everything
 
     def validate(self, path: str) -> None:
-        if self.backend not in ("local", "sqlite", "redis"):
-            raise ConfigError(f"{path}.backend", f"'{self.backend}' is not one of local, sqlite, redis")
-        if self.backend == "redis":
-            from .shared_state import check_redis_state
-
-            check_redis_state(self, path)
+        if self.backend not in ("local", "sqlite"):
+            raise ConfigError(f"{path}.backend", f"'{self.backend}' is not one of local, sqlite")
+        if self.backend == "local" and self.path and os.path.isfile(self.path):
+            raise ConfigError(f"{path}.path", f"{self.path} is a file; the local backend keeps state in a folder "
+                                              "(or use backend: sqlite)")
 
 
 @dataclass
@@ -350,9 +353,12 @@ class SLSConfig:
             seen.add(cand.name)
         for name in ("preferences", "budget", "cache", "predictor", "encoder", "state", "fallback", "run", "agreement"):
             getattr(self, name).validate(name)
+        from .verifiers import check_verifier_spec
+
         for i, ver in enumerate(self.verifiers):
-            if not isinstance(ver, dict) or "type" not in ver:
-                raise ConfigError(f"verifiers[{i}]", "each verifier needs a 'type'")
+            check_verifier_spec(ver, f"verifiers[{i}]")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError("seed", f"{self.seed!r} must be a whole number >= 0")
 
     def candidate(self, name: str) -> CandidateConfig:
         for cand in self.candidates:

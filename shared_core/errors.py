@@ -46,3 +46,7 @@ class FeedbackError(SLSError, ValueError):
 
 class StateError(SLSError, RuntimeError):
     """Persisted state is unreadable or of an unknown version."""
+
+
+class FeedbackError(SLSError, ValueError):
+    """A feedback score that is not a number in [0, 1]."""

@@ -51,6 +51,9 @@ class Request:
                 raise RequestError(f"message {i} has unknown role '{m['role']}' (expected one of {ROLES})")
             if not isinstance(m.get("content", ""), str):
                 raise RequestError(f"message {i} content must be text, got {type(m['content']).__name__}")
+            _check_text(m.get("content", ""), f"messages[{i}].content")
+        _check_text(self.query_text or "", "query_text")
+        self._check_options()
         if not any(str(m.get("content", "")).strip() or m.get("tool_calls") for m in self.messages):
             raise RequestError("empty messages: every message has empty content")
         needs = set(self.required_capabilities)
@@ -59,6 +62,18 @@ class Request:
         if self.response_format and self.response_format.get("type") == "json_schema":
             needs.add("structured_output")
         self.required_capabilities = frozenset(needs)
+
+    def _check_options(self) -> None:
+        if self.candidates is not None and (isinstance(self.candidates, (str, bytes)) or not all(
+                isinstance(c, str) for c in self.candidates)):
+            raise RequestError(f"candidates (sls_candidates) must be a list of model names, got {self.candidates!r}")
+        temperature = self.params.get("temperature")
+        if temperature is not None and not (isinstance(temperature, (int, float)) and not isinstance(temperature, bool)
+                                            and 0 <= temperature < float("inf")):
+            raise RequestError(f"params.temperature must be a number >= 0, got {temperature!r}")
+        tokens = self.max_output_tokens
+        if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
+            raise RequestError(f"max_output_tokens must be a whole number >= 1, got {tokens!r}")
 
     @property
     def query(self) -> str:
@@ -114,6 +129,13 @@ class Request:
 
 
 _WS = re.compile(r"\s+")
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no model, cache key or log can take it
+        raise RequestError(f"{where} is not valid text: {exc.reason} at position {exc.start}") from None
 
 
 def _fold(text: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import numbers
 import threading
 import weakref
 from collections import OrderedDict
@@ -23,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .cache import CacheHit, CacheManager, Nearest
-from .errors import StateError
+from .errors import FeedbackError, StateError
 from .predictor import Predictor
 from .request import Request
 from .storage import StateStore, dump_arrays, load_arrays
@@ -89,8 +90,8 @@ class UpdateManager:
     def feedback(self, request_id: str, score: float, weight: float = 1.0) -> bool:
         """Apply a score in [0, 1] to a request. False if the id is unknown
         (never served, or too old to be remembered)."""
-        if not 0.0 <= float(score) <= 1.0:
-            raise ValueError(f"feedback score must be in [0, 1], got {score}")
+        if isinstance(score, bool) or not isinstance(score, numbers.Real) or not 0.0 <= score <= 1.0:
+            raise FeedbackError(f"feedback score must be a number in [0, 1] (1 good, 0 bad), got {score!r}")
         with self._lock:
             p = self.pending.get(request_id)
             if p is None:

@@ -1,28 +1,40 @@
 """Verifiers score answers without labels (tests, judges, format checks)."""
 
+import inspect
+from typing import Any
+
+from ..errors import ConfigError
+
 from .base import Verifier
 from .judge import JudgeVerifier
+from .log_template import LogTemplateVerifier
 from .python_tests import PythonTestsVerifier, TestRun, extract_code, run_tests
 
-__all__ = ["Verifier", "JudgeVerifier", "PythonTestsVerifier", "TestRun", "extract_code", "run_tests"]
+__all__ = ["Verifier", "JudgeVerifier", "LogTemplateVerifier", "PythonTestsVerifier", "TestRun", "VERIFIERS",
+           "check_verifier_spec", "extract_code", "make_verifier", "run_tests"]
 
-try:  # written separately; keep this package importable until it lands
-    from .log_template import LogTemplateVerifier
-except ImportError as e:
-    if getattr(e, "name", None) != __name__ + ".log_template":
-        raise  # the module exists but is broken: say so instead of hiding it
-else:
-    __all__.append("LogTemplateVerifier")
+
+# YAML `type:` -> class; a judge needs a model to call, so it is built in Python, not YAML
+VERIFIERS: dict[str, type[Verifier]] = {"log_template": LogTemplateVerifier, "python_tests": PythonTestsVerifier}
+
+
+def check_verifier_spec(spec: Any, where: str) -> None:
+    """A ConfigError naming the field for an unknown type or an argument the verifier does not take."""
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise ConfigError(where, "each verifier needs a 'type'")
+    cls = VERIFIERS.get(spec["type"])
+    if cls is None:
+        raise ConfigError(f"{where}.type", f"unknown verifier type '{spec['type']}' (YAML knows "
+                                           f"{', '.join(sorted(VERIFIERS))}; build JudgeVerifier in Python)")
+    params = inspect.signature(cls.__init__).parameters
+    for arg in spec:
+        if arg != "type" and (arg not in params or arg == "self"):
+            known = ", ".join(p for p in params if p != "self")
+            raise ConfigError(f"{where}.{arg}", f"{cls.__name__} takes no argument '{arg}' (it takes: {known})")
 
 
 def make_verifier(spec: dict) -> Verifier:
-    """A verifier from its YAML form: {type: log_template | python_tests, ...kwargs}.
-    A judge needs a model to call, so it is built in Python, not YAML."""
+    """A verifier from its YAML form: {type: log_template | python_tests, ...kwargs}."""
+    check_verifier_spec(spec, "verifiers[]")
     spec = dict(spec)
-    kind = spec.pop("type")
-    if kind == "log_template":
-        return LogTemplateVerifier(**spec)
-    if kind == "python_tests":
-        return PythonTestsVerifier(**spec)
-    raise ValueError(f"unknown verifier type '{kind}' (YAML knows log_template, python_tests; "
-                     "build JudgeVerifier in Python with a judge model)")
+    return VERIFIERS[spec.pop("type")](**spec)

@@ -12,6 +12,7 @@ import pytest
 
 from shared_core import Engine, Request, SimulatedCandidate, SLSConfig
 from shared_core.errors import StateError
+from shared_core.storage import LocalDirStore
 
 
 def config(path, backend="local") -> SLSConfig:
@@ -128,7 +129,7 @@ def test_a_state_path_that_is_a_file_is_a_clear_error(tmp_path):
     path = tmp_path / "state"
     path.write_text("x")
     with pytest.raises(StateError, match=f"state path {path} is a file"):
-        reopen(path)
+        LocalDirStore(path)  # the config refuses it too (tests/shared_core/test_validation.py)
 
 
 def test_an_unreadable_pointer_does_not_delete_the_saves(tmp_path):
@@ -138,7 +139,6 @@ def test_an_unreadable_pointer_does_not_delete_the_saves(tmp_path):
     (state / "CURRENT").write_text("{oops")
     with pytest.raises(StateError):
         reopen(state)
-    from shared_core.storage import LocalDirStore
     LocalDirStore(state).put_many({"state.json": b"{}"})  # a later save replaces the pointer only
     assert set(gens) <= {p.name for p in state.glob("gen-*")}
 
