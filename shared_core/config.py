@@ -263,12 +263,18 @@ class EncoderConfig:
 @dataclass
 class StateConfig:
     path: str | None = None  # None: in memory only
-    backend: str = "local"  # local (files) | sqlite
+    backend: str = "local"  # local (files) | sqlite | redis (shared by workers: shared_core/shared_state)
     autosave_every: int = 500  # feedback events between automatic saves; 0 = only on save()
+    url: str | None = None  # redis only: redis://host:port/db (rediss:// for TLS, unix:///path.sock)
+    prefix: str = "sls"  # redis only: the key namespace; workers with the same prefix share everything
 
     def validate(self, path: str) -> None:
-        if self.backend not in ("local", "sqlite"):
-            raise ConfigError(f"{path}.backend", f"'{self.backend}' is not one of local, sqlite")
+        if self.backend not in ("local", "sqlite", "redis"):
+            raise ConfigError(f"{path}.backend", f"'{self.backend}' is not one of local, sqlite, redis")
+        if self.backend == "redis":
+            from .shared_state import check_redis_state
+
+            check_redis_state(self, path)
         if self.backend == "local" and self.path and os.path.isfile(self.path):
             raise ConfigError(f"{path}.path", f"{self.path} is a file; the local backend keeps state in a folder "
                                               "(or use backend: sqlite)")
