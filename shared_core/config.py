@@ -341,6 +341,7 @@ class SLSConfig:
     state: StateConfig = field(default_factory=StateConfig)
     fallback: FallbackConfig = field(default_factory=FallbackConfig)
     agreement: AgreementConfig = field(default_factory=AgreementConfig)
+    scheduler: str = "utility"  # utility | round_robin (shared_core/scheduler.py SCHEDULERS)
     run: RunConfig = field(default_factory=RunConfig)
     verifiers: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 0
@@ -361,6 +362,10 @@ class SLSConfig:
             getattr(self, name).validate(name)
         from .verifiers import check_verifier_spec
 
+        from .scheduler import SCHEDULERS
+
+        if self.scheduler not in SCHEDULERS:
+            raise ConfigError("scheduler", f"'{self.scheduler}' is not one of {', '.join(sorted(SCHEDULERS))}")
         for i, ver in enumerate(self.verifiers):
             check_verifier_spec(ver, f"verifiers[{i}]")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:

@@ -32,7 +32,7 @@ from .health import Health, RetryPolicy
 from .providers import env_secrets, scrub, scrub_exception
 from .predictor import Predictor
 from .request import Request
-from .scheduler import Decision, Scheduler
+from .scheduler import Decision, Scheduler, make_scheduler
 from .shared_state import open_shared
 from .storage import StateStore, open_store
 from .tokens import count_message_tokens, get_encoding
@@ -183,8 +183,7 @@ class Engine:
         config.predictor.learn = learn
         self.cache = CacheManager(config.cache, self.encoder.dim, [make_reuser(n) for n in config.cache.reuse])
         self.predictor = Predictor(config.candidates, config.predictor, self.encoder.dim, seed=config.seed)
-        self.scheduler = scheduler or Scheduler(config.preferences, config.budget,
-                                                config.predictor.exploration_budget, config.predictor.eliminate)
+        self.scheduler = scheduler or make_scheduler(config)
         if store is None and config.state.path:
             store = open_store(config.state.path, config.state.backend)
         self.updater = UpdateManager(self.predictor, self.cache, store, config.state.autosave_every, learn=learn)

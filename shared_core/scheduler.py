@@ -20,7 +20,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import Budget, CandidateConfig, Preferences
+from .config import Budget, CandidateConfig, Preferences, SLSConfig
 from .predictor import Estimate
 from .request import Request
 
@@ -196,3 +196,19 @@ class RoundRobinScheduler(Scheduler):
     def _explain(self, chosen: str, ranking: list[str], estimates: dict[str, Estimate],
                  utilities: dict[str, float]) -> str:
         return f"{chosen}: round robin"
+
+
+# Schedulers by the name YAML gives them (`scheduler: utility`).
+SCHEDULERS: dict[str, type[Scheduler]] = {"utility": Scheduler, "round_robin": RoundRobinScheduler}
+
+
+def make_scheduler(config: SLSConfig) -> Scheduler:
+    """The scheduler the config names, with its preferences, budget and exploration settings."""
+    if config.scheduler not in SCHEDULERS:
+        from .errors import ConfigError
+
+        raise ConfigError("scheduler", f"'{config.scheduler}' is not one of {', '.join(sorted(SCHEDULERS))}")
+    if config.scheduler == "round_robin":
+        return RoundRobinScheduler(config.preferences, config.budget)
+    return Scheduler(config.preferences, config.budget, config.predictor.exploration_budget,
+                     config.predictor.eliminate)

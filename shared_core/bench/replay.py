@@ -27,7 +27,6 @@ from ..config import CandidateConfig, LatencyHint, SLSConfig
 from ..engine import Engine
 from ..errors import NoCandidateError
 from ..request import Request
-from ..scheduler import RoundRobinScheduler
 from ..verifiers import Verifier
 
 SLS_VARIANTS = ("sls", "sls-no-cache", "sls-no-update", "sls-no-predictor")
@@ -233,6 +232,8 @@ def sls_config(task: ReplayTask, variant: str, base: SLSConfig | None = None, fe
         cfg.cache.enabled = False
     if variant == "sls-no-update":
         cfg.predictor.learn = False
+    if variant == "sls-no-predictor":
+        cfg.scheduler = "round_robin"
     cfg.verifiers = list(task.verifiers) if feedback == "none" else []
     return cfg
 
@@ -267,9 +268,8 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
                    for i in range(len(group))}
         candidates.append(ReplayCandidate(cfg.candidate(m), records))
     if engine is None:
-        scheduler = RoundRobinScheduler(cfg.preferences, cfg.budget) if variant == "sls-no-predictor" else None
         verifiers = [ReplayLabelVerifier(task.judge, group)] if cascade else None
-        engine = Engine(cfg, candidates, scheduler=scheduler, verifiers=verifiers)
+        engine = Engine(cfg, candidates, verifiers=verifiers)
     else:
         engine.candidates = {c.name: c for c in candidates}
         if cascade:

@@ -232,3 +232,16 @@ def test_no_budget_follows_the_draw():
     sched = Scheduler(Preferences(), Budget(), exploration_budget=None, eliminate=False)
     ests = {"best": ranged("best", 0.8, 0.5, 0.95, sample=0.5), "other": ranged("other", 0.7, 0.4, 0.95, sample=0.9)}
     assert all(sched.decide(request(), [cand("best"), cand("other")], ests).chosen == "other" for _ in range(20))
+
+
+def test_schedulers_are_chosen_by_name_and_an_unknown_name_lists_the_known():
+    from shared_core.config import SLSConfig
+    from shared_core.errors import ConfigError
+    from shared_core.scheduler import make_scheduler
+
+    base = {"candidates": [{"name": "a", "price_in": 1, "price_out": 1}]}
+    assert type(make_scheduler(SLSConfig.from_dict(base))) is Scheduler
+    assert type(make_scheduler(SLSConfig.from_dict({**base, "scheduler": "round_robin"}))) is RoundRobinScheduler
+    with pytest.raises(ConfigError, match="'fastest' is not one of round_robin, utility") as info:
+        SLSConfig.from_dict({**base, "scheduler": "fastest"})
+    assert info.value.field == "scheduler"
