@@ -238,7 +238,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = SLSConfig.from_yaml(args.config)
     options = RunOptions(Path(args.input), Path(args.output), Path(args.journal) if args.journal else None,
                          Path(args.summary) if args.summary else None, args.on_bad_line, args.budget,
-                         args.concurrency, progress=not args.quiet)
+                         args.concurrency, progress=not args.quiet,
+                         warn=lambda text: print(f"sls run: {text}", file=sys.stderr))
     if not options.input.is_file():
         raise SystemExit(f"sls run: no input file at {options.input}")
     data_dir = Path(args.data) if args.data else default_data_dir()
@@ -248,8 +249,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"\nsls run: interrupted; what finished is in {options.output}: run the same command to continue",
               file=sys.stderr)
         return 130
-    for bad in summary["bad_lines"]:
-        print(f"sls run: skipped {options.input} line {bad['line']}: {bad['error']}", file=sys.stderr)
     if summary["not_run"]:
         print(f"sls run: budget ${summary['budget_usd']:g} reached: {summary['not_run']} jobs not run "
               "(listed in the summary; a larger --budget runs them)", file=sys.stderr)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class RunOptions:
     budget_usd: float | None = None
     concurrency: int | None = None
     progress: bool = True
+    warn: Callable[[str], Any] | None = None  # told of each bad line as it is read
 
 
 class _NotRun(Exception):
@@ -89,6 +91,8 @@ class BatchRunner:
                     raise BadInputError(f"{self.options.input} {item} (nothing was run; "
                                         "--on-bad-line skip runs the other lines)")
                 self.bad.append(item)
+                if self.options.warn is not None:
+                    self.options.warn(f"skipped {self.options.input} {item}")
                 continue
             jobs.append(item)
         return jobs
