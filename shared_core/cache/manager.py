@@ -22,8 +22,8 @@ import numpy as np
 
 from ..config import CacheConfig
 from ..request import Request
-from .entry import CacheEntry, CacheHit
 from .calibration import CLEAR
+from .entry import CacheEntry, CacheHit
 from .guards import guard_veto
 from .policy import make_policy
 from .reuse import Reuser
@@ -36,12 +36,11 @@ def near_key(request: Request, scope: str) -> str:
     """What a near-duplicate must share exactly: the scope, the earlier turns, the
     context, and for a long text all but its last line (a document or log around a
     question is digested, not embedded, so a change anywhere in it keeps answers apart)."""
-    text = " ".join(request.query.split())
-    raw = request.query.rstrip()
+    text = request.query.rstrip()
     body = ""
     if len(text) > LONG_TEXT:
-        cut = raw.rfind("\n")
-        body = raw[:cut] if cut > 0 and len(raw) - cut <= LONG_TEXT else raw
+        cut = text.rfind("\n")
+        body = text[:cut] if cut > 0 and len(text) - cut <= LONG_TEXT else text
     parts = [scope, request.history_key(), request.context_key or "", " ".join(body.split())]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
