@@ -174,6 +174,8 @@ class BatchRunner:
             if request.metadata.get("sls_budget_cap") and _over_budget(exc):
                 raise _NotRun from None
             return {"id": job.id, "status": "error", "error": str(exc)[:2000], "attempts": _attempts(exc)}
+        except SLSError as exc:  # this job cannot be served as written (say, an unknown model): the rest can
+            return {"id": job.id, "status": "error", "error": str(exc)[:2000], "attempts": []}
         return _row(job.id, result)
 
     def _cap(self, request: Request) -> None:

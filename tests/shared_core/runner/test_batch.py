@@ -270,3 +270,12 @@ def test_provider_specs_of_both_adapters_are_called(tmp_path):
     assert {r["answer"] for r in rows(tmp_path / "out.jsonl") if r["model"] == "lc"} <= {"from langchain"}
     answer = asyncio.run(cands["li"].ainvoke(Request(messages=[{"role": "user", "content": "hi"}])))
     assert answer.text  # MockLLM answers with filler text
+
+
+def test_a_job_no_candidate_can_serve_is_an_error_line_and_the_rest_run(tmp_path):
+    cfg = SLSConfig.from_yaml(sim_config(tmp_path))
+    write_jobs(tmp_path / "jobs.jsonl", ["a short question", "word " * 12_000, "another short one"])
+    summary = run_batch(cfg, options(tmp_path))
+    out = {r["id"]: r for r in rows(tmp_path / "out.jsonl")}
+    assert out["j1"]["status"] == "error" and "context window" in out["j1"]["error"]
+    assert out["j0"]["status"] == out["j2"]["status"] == "ok" and summary["errors"] == 1
