@@ -184,25 +184,25 @@ def test_an_answer_paid_before_a_kill_is_used_not_bought_again(tmp_path, unique_
 
 def test_sigkill_twice_then_resume_loses_none_writes_none_twice_pays_none_twice(tmp_path):
     ledger = tmp_path / "ledger.tsv"
-    cfg_path = sim_config(tmp_path, latency=0.05, ledger=ledger, run={"concurrency": 16})
-    texts = [f"task {i % 150}: sum the numbers up to {i % 150}" for i in range(200)]  # with repeats
+    cfg_path = sim_config(tmp_path, latency=0.1, ledger=ledger, run={"concurrency": 16})
+    texts = [f"task {i % 200}: sum the numbers up to {i % 200}" for i in range(300)]  # with repeats
     write_jobs(tmp_path / "jobs.jsonl", texts)
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "shared_core.cli", "run", "--config", str(cfg_path), "--input",
            str(tmp_path / "jobs.jsonl"), "--output", str(out), "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for at_least in (20, 90):
+    for at_least in (20, 120):
         proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while len(rows(out)) < at_least and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert proc.returncode == -signal.SIGKILL and len(rows(out)) < 200  # killed mid-run
+        assert proc.returncode == -signal.SIGKILL and len(rows(out)) < 300  # killed mid-run
     assert subprocess.run(cmd, env=env, stderr=subprocess.DEVNULL).returncode == 0
     written = Counter(r["id"] for r in rows(out))
     billed = Counter(line.split("\t")[0] for line in ledger.read_text().splitlines())
-    assert set(written) == {f"j{i}" for i in range(200)}
+    assert set(written) == {f"j{i}" for i in range(300)}
     assert max(written.values()) == 1 and max(billed.values()) == 1
 
 
