@@ -14,8 +14,10 @@ __all__ = ["Verifier", "JudgeVerifier", "LogTemplateVerifier", "PythonTestsVerif
            "check_verifier_spec", "extract_code", "make_verifier", "run_tests"]
 
 
-# YAML `type:` -> class; a judge needs a model to call, so it is built in Python, not YAML
+# YAML `type:` -> class; a judge needs a model to call, so an adapter builds it
+# (langchain_sls.verifiers: `type: judge` with a candidate or provider) or Python does
 VERIFIERS: dict[str, type[Verifier]] = {"log_template": LogTemplateVerifier, "python_tests": PythonTestsVerifier}
+BUILT_BY_ADAPTERS = frozenset({"judge"})
 
 
 def check_verifier_spec(spec: Any, where: str) -> None:
@@ -23,6 +25,8 @@ def check_verifier_spec(spec: Any, where: str) -> None:
     if not isinstance(spec, dict) or "type" not in spec:
         raise ConfigError(where, "each verifier needs a 'type'")
     cls = VERIFIERS.get(spec["type"])
+    if cls is None and spec["type"] in BUILT_BY_ADAPTERS:
+        return  # the adapter that builds it checks its fields
     if cls is None:
         raise ConfigError(f"{where}.type", f"unknown verifier type '{spec['type']}' (YAML knows "
                                            f"{', '.join(sorted(VERIFIERS))}; build JudgeVerifier in Python)")
@@ -37,4 +41,8 @@ def make_verifier(spec: dict) -> Verifier:
     """A verifier from its YAML form: {type: log_template | python_tests, ...kwargs}."""
     check_verifier_spec(spec, "verifiers[]")
     spec = dict(spec)
-    return VERIFIERS[spec.pop("type")](**spec)
+    kind = spec.pop("type")
+    if kind not in VERIFIERS:
+        raise ConfigError("verifiers[].type", f"a '{kind}' verifier needs a model: build it with the LangChain "
+                                              "adapter's YAML or JudgeVerifier in Python")
+    return VERIFIERS[kind](**spec)
