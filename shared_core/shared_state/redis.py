@@ -14,7 +14,8 @@ most what the calls in flight cost beyond their prediction. Each worker
 replays the others' observations into its own Predictor and their cache
 judgements into its own CacheManager (store, then judge: a confirmed entry
 enters its in-memory FAISS index and reusers), from the start of the streams
-when it starts and from a follower thread after that. Nothing secret is
+when it starts and from a follower thread after that, so that a request never
+waits for Redis except to hold its call's cost. Nothing secret is
 written: answers, requests and reasons are scrubbed of the engine's keys.
 
 When Redis is unreachable the worker serves from its local state, logs one
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 BATCH = 1000  # stream entries per read
 MAX_STREAM = 1_000_000  # entries a stream keeps (approximately); a late worker replays at most these
 RETRY_S = 1.0  # seconds between reconnection attempts while Redis is down
-FOLLOW_BLOCK_MS = 100  # the follower's blocking read: how stale another worker's feedback may be
+FOLLOW_BLOCK_MS = 100  # the follower's blocking read: how stale another worker's writes may be when idle
+FOLLOW_EVERY_S = 0.02  # its least pause between reads: writes are read in batches, not one wake-up each
 MAX_OUTBOX = 100_000
 
 # KEYS: spent, calls window base, tokens window base.
@@ -102,8 +104,8 @@ class RedisState(LocalState):
         self.outages = 0
         self.total = 0.0  # the shared spend last seen (every worker, holds included)
         self.unsettled = 0.0  # spend (and holds) made while Redis was down, written when it is back
-        self.outbox: deque[tuple[str, dict[str, Any]]] = deque()
-        self.replayed = {"observations": 0, "cache": 0, "cooldowns": 0}
+        self.outbox: deque[tuple[str, dict[str, Any]]] = deque(maxlen=MAX_OUTBOX)  # the oldest go first
+        self.replayed = {"observations": 0, "usage": 0, "cache": 0, "cooldowns": 0}
         self.last = {self.key("obs"): "0-0", self.key("cache"): "0-0"}
         self._holds: dict[tuple[str, str], float] = {}
         self._vectors: OrderedDict[int, np.ndarray] = OrderedDict()  # entry id -> its query's vector
@@ -125,9 +127,11 @@ class RedisState(LocalState):
         entries go to the originals, so nothing is published twice."""
         self._engine = engine
         pred, cache, health = engine.predictor, engine.cache, engine.health
-        self._observe, self._store, self._judge = pred.observe, cache.store, cache.judge_entry
+        self._observe, self._observe_usage = pred.observe, pred.observe_usage
+        self._store, self._judge = cache.store, cache.judge_entry
         self._failed, self._succeeded = health.failed, health.succeeded
-        pred.observe, cache.store, cache.judge_entry = self._observing, self._storing, self._judging
+        pred.observe, pred.observe_usage = self._observing, self._observing_usage
+        cache.store, cache.judge_entry = self._storing, self._judging
         health.failed, health.succeeded = self._failing, self._succeeding
         self.pull()
         ref = weakref.ref(self)
@@ -135,7 +139,7 @@ class RedisState(LocalState):
 
     def close(self) -> None:
         self._stop.set()
-        with self._pulling:  # the follower's last read is over
+        with self._pulling:  # no read is under way
             if self._up():
                 try:
                     self._flush()
@@ -184,6 +188,7 @@ class RedisState(LocalState):
                 pipe.incrbyfloat(self.key("spent"), self.unsettled)
             pipe.execute()
             self.outbox.clear()
+            self.total += self.unsettled
             self.unsettled = 0.0
 
     def _publish(self, stream: str, fields: dict[str, Any]) -> None:
@@ -195,8 +200,6 @@ class RedisState(LocalState):
             except self._errors as exc:
                 self._down(exc)
         with self._io:
-            if len(self.outbox) >= MAX_OUTBOX:
-                self.outbox.popleft()
             self.outbox.append((stream, fields))
 
     # -- budget and rate limits ------------------------------------------------------------------
@@ -261,6 +264,18 @@ class RedisState(LocalState):
             fields["vec"] = np.asarray(vector, dtype=np.float32).tobytes()
         self._publish(self.key("obs"), fields)
 
+    def _observing_usage(self, task: str, model: str, output_tokens: float | None, latency_s: float | None) -> None:
+        """A call's length and time (what the cost and latency estimates learn from):
+        queued, and written with the next write or read rather than on the request's path."""
+        self._observe_usage(task, model, output_tokens, latency_s)
+        if not self._engine.predictor.config.learn:
+            return
+        fields = {"w": self.worker, "kind": "usage", "task": task, "model": model,
+                  "out": "" if output_tokens is None else repr(float(output_tokens)),
+                  "lat": "" if latency_s is None else repr(float(latency_s))}
+        with self._io:
+            self.outbox.append((self.key("obs"), fields))
+
     def _storing(self, request: Request, scope: str, exact_key: str, vector: np.ndarray | None, answer: str,
                  model: str, extra: dict[str, Any] | None = None) -> int | None:
         entry_id = self._store(request, scope, exact_key, vector, answer, model, extra)
@@ -277,7 +292,8 @@ class RedisState(LocalState):
             return
         secrets = self._engine.secrets | env_secrets()
         req = {"messages": request.messages, "task": request.task, "tenant": request.tenant,
-               "params": request.params, "query_text": request.query_text, "context_key": request.context_key,
+               "params": request.params, "tools": request.tools, "response_format": request.response_format,
+               "query_text": request.query_text, "context_key": request.context_key,
                "allow_cache": request.allow_cache}
         fields = {"w": self.worker, "scope": entry.scope, "exact_key": entry.exact_key, "model": entry.model,
                   "correct": "1" if correct else "0", "weight": repr(float(weight)),
@@ -321,41 +337,45 @@ class RedisState(LocalState):
             try:
                 self._flush()
                 while True:
-                    batch = self._read(block_ms)
-                    applied += batch
+                    count, full = self._read(block_ms)
+                    applied += count
                     block_ms = None
-                    if batch < BATCH:
+                    if not full:
                         return applied
             except self._errors as exc:
                 self._down(exc)
                 return applied
 
-    def _read(self, block_ms: int | None) -> int:
+    def _read(self, block_ms: int | None) -> tuple[int, bool]:
         models = [c.name for c in self._engine.config.candidates]
         pipe = self.client.pipeline(transaction=False)
         pipe.get(self.key("spent"))
-        for m in models:
-            pipe.get(self.key("cool", m))
-            pipe.pttl(self.key("cool", m))
+        pipe.mget([self.key("cool", m) for m in models])
         pipe.xread(dict(self.last), count=BATCH, block=block_ms)
-        out = pipe.execute()
+        spent, cools, streams = pipe.execute()
         with self._io:
-            self.total = float(out[0] or 0.0)
-        most = 0
+            self.total = float(spent or 0.0)
+        count, full = 0, False
         with self._engine._lock:
-            self._cooldowns(models, out[1:-1])
-            for stream, entries in out[-1] or []:
+            self._cooldowns(models, cools)
+            for stream, entries in streams or []:
                 stream = stream.decode()
-                most = max(most, len(entries))
+                count += len(entries)
+                full = full or len(entries) >= BATCH
                 for entry_id, fields in entries:
                     self.last[stream] = entry_id.decode()
                     if fields.get(b"w") != self.worker:
                         self._apply(stream, fields)
-        return most
+        return count, full
 
     def _apply(self, stream: str, fields: dict[bytes, bytes]) -> None:
         try:
-            if stream == self.key("obs"):
+            if stream == self.key("obs") and fields.get(b"kind") == b"usage":
+                out, lat = fields[b"out"], fields[b"lat"]
+                self._observe_usage(fields[b"task"].decode(), fields[b"model"].decode(), float(out) if out else None,
+                                    float(lat) if lat else None)
+                self.replayed["usage"] += 1
+            elif stream == self.key("obs"):
                 vec = np.frombuffer(fields[b"vec"], dtype=np.float32).copy() if b"vec" in fields else None
                 self._observe(fields[b"task"].decode(), vec, fields[b"model"].decode(), float(fields[b"reward"]))
                 self.replayed["observations"] += 1
@@ -376,7 +396,8 @@ class RedisState(LocalState):
             return
         r = json.loads(fields[b"request"])
         request = Request(messages=r["messages"], task=r["task"], tenant=r["tenant"], params=r["params"],
-                          query_text=r["query_text"], context_key=r["context_key"], allow_cache=r["allow_cache"])
+                          tools=r["tools"], response_format=r["response_format"], query_text=r["query_text"],
+                          context_key=r["context_key"], allow_cache=r["allow_cache"])
         if entry_id is None or entry_id not in cache.entries:
             vec = np.frombuffer(fields[b"vec"], dtype=np.float32).copy() if b"vec" in fields else None
             entry_id = self._store(request, fields[b"scope"].decode(), exact_key, vec, fields[b"answer"].decode(),
@@ -387,13 +408,16 @@ class RedisState(LocalState):
 
     def _cooldowns(self, models: list[str], values: list[Any]) -> None:
         """Cool here the models another worker saw fail; close the circuit when its key is gone."""
-        for model, value, ttl_ms in zip(models, values[0::2], values[1::2]):
+        for model, value in zip(models, values):
             if value is None:
                 if self._remote_cool.pop(model, None) is not None:
                     self._succeeded(model)
                 continue
             worker, _, why = value.split(b"|", 2)
-            if worker == self.worker or self._remote_cool.get(model) == value or ttl_ms <= 0:
+            if worker == self.worker or self._remote_cool.get(model) == value:
+                continue
+            ttl_ms = self.client.pttl(self.key("cool", model))  # a new cooldown: rare, so its own round trip
+            if ttl_ms <= 0:
                 continue
             self._remote_cool[model] = value
             self._failed(model, f"{why.decode(errors='replace')} (seen by another worker)", _After(ttl_ms / 1000))
@@ -406,7 +430,8 @@ def _limit(value: float | None) -> str:
 
 def _follow(ref: "weakref.ref[RedisState]", stop: threading.Event) -> None:
     """The follower thread: a blocking read of the streams, over and over, until
-    `close()` or the state is dropped; while Redis is down, a retry a second."""
+    `close()` or the state is dropped; while Redis is down, a retry a second. The
+    requests themselves never wait for Redis, except to hold a call's cost."""
     while not stop.is_set():
         state = ref()
         if state is None:
@@ -414,6 +439,7 @@ def _follow(ref: "weakref.ref[RedisState]", stop: threading.Event) -> None:
         try:
             if state.connected or state._up():
                 state.pull(FOLLOW_BLOCK_MS)
+                stop.wait(FOLLOW_EVERY_S)
             else:
                 stop.wait(RETRY_S)
         except Exception as exc:  # the follower must outlive any one bad read

@@ -223,7 +223,7 @@ def test_prefixes_keep_tenants_apart(engines, prefix):
     a.feedback(served.request_id, 1.0)
     b.shared.pull()
     assert b.run(ask("what is 2+2")).tier is None
-    assert b.shared.status()["replayed"] == {"observations": 0, "cache": 0, "cooldowns": 0}
+    assert b.shared.status()["replayed"] == {"observations": 0, "usage": 0, "cache": 0, "cooldowns": 0}
     assert b.shared.spent(0.0) == pytest.approx(b.spent_usd)
 
 
@@ -258,3 +258,22 @@ def test_redis_killed_mid_run_serving_goes_on_and_it_resyncs(own_redis, prefix, 
             late.close()
     finally:
         one.close()
+
+
+def test_an_engine_starts_and_serves_while_redis_is_unreachable(prefix, caplog):
+    pytest.importorskip("redis", reason="the Redis client is not installed: pip install 'sls[redis]'")
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with caplog.at_level(logging.WARNING, logger="shared_core.shared_state.redis"):
+        eng = engine(config(f"redis://127.0.0.1:{port}/0", prefix))
+    try:
+        served = eng.run(ask("hello"))
+        eng.feedback(served.request_id, 1.0)
+        status = eng.stats()["shared_state"]
+        assert served.text and status["connected"] is False and status["outages"] == 1
+        assert any("unreachable" in r.message for r in caplog.records)
+    finally:
+        eng.close()
