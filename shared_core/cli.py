@@ -356,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--limit", type=int, help="only the first N queries of each file")
     bench.add_argument("--entries", type=int, default=100_000, help="cache micro-benchmark: entries (default 100000)")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
+    bench.add_argument("--encoders", default="hashing,minilm",
+                       help="semantic: comma-separated encoders to run (default hashing,minilm)")
+    bench.add_argument("--target-error-rate", type=float, default=0.02,
+                       help="semantic: the learned policy's bound on wrong hits per query (default 0.02)")
+    bench.add_argument("--scale", action="store_true",
+                       help="semantic: also time encode + lookup per query with --entries entries in the cache")
     bench.add_argument("--train-frac", type=float, default=None,
                        help="train the static baselines on this first share of each file and score every row on "
                             "the rest (default 0.2 for codegen and qa, none for logparsing; 0: whole files)")
