@@ -24,7 +24,8 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from shared_core.errors import ConfigError
-from shared_core.providers import check_env_expanded, import_class, redact, scrub, secret_values
+from shared_core.providers import check_env_expanded, import_class, scrub, secret_values
+from shared_core.providers import redact  # noqa: F401  (the adapter's public helper; sls run imports it here)
 
 # provider -> (module, class, extra to install); mirrors init_chat_model's table
 _PROVIDERS: dict[str, tuple[str, str, str]] = {

@@ -20,7 +20,6 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 

@@ -40,13 +40,10 @@ class NoCandidateError(SLSError, RuntimeError):
         super().__init__(f"no candidate can serve this request ({detail or 'no candidates configured'})")
 
 
-class FeedbackError(SLSError, ValueError):
-    """A second explicit score for a request that already has one: the first stands."""
-
-
 class StateError(SLSError, RuntimeError):
     """Persisted state is unreadable or of an unknown version."""
 
 
 class FeedbackError(SLSError, ValueError):
-    """A feedback score that is not a number in [0, 1]."""
+    """Feedback that cannot be taken: a score that is not a number in [0, 1], or a
+    second explicit score for a request that already has one (the first stands)."""

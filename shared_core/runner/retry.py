@@ -14,31 +14,11 @@ from typing import Any, TypeVar
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ..config import RunConfig
+from ..health import is_retryable  # one rule of what a retry can fix, the engine's
+
+__all__ = ["call_with_retries", "engine_policy", "is_retryable"]
 
 T = TypeVar("T")
-RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
-# what provider SDKs name these errors when they carry no status code
-RETRYABLE_NAMES = ("RateLimit", "Timeout", "APIConnectionError", "ServiceUnavailable", "Overloaded",
-                   "InternalServerError")
-
-
-def status_of(exc: BaseException) -> int | None:
-    """The HTTP status an SDK error carries (openai, anthropic, httpx, requests)."""
-    for obj in (exc, getattr(exc, "response", None)):
-        for attr in ("status_code", "status", "http_status"):
-            value = getattr(obj, attr, None)
-            if isinstance(value, int):
-                return value
-    return None
-
-
-def is_retryable(exc: BaseException) -> bool:
-    status = status_of(exc)
-    if status is not None:
-        return status in RETRYABLE_STATUS
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    return any(name in type(exc).__name__ for name in RETRYABLE_NAMES)
 
 
 def engine_policy(engine: Any, run: RunConfig) -> bool:

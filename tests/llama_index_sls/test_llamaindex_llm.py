@@ -9,7 +9,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.mock import MockFunctionCallingLLM, MockLLM
 from llama_index.core.tools import FunctionTool
 
-from llama_index_sls import RouteRecorder, SimulatedLLM, SmartRouterLLM
+from llama_index_sls import RouteRecorder, SimulatedLLM
 from shared_core.config import CandidateConfig
 from shared_core.errors import FeedbackError, NoCandidateError, RequestError, UnknownModelError
 
