@@ -148,6 +148,16 @@ def test_a_worker_that_starts_late_catches_up(engines):
         one.predictor.quality_model("default").mean(served.model), abs=1e-9)
 
 
+def test_learned_output_lengths_are_shared(engines):
+    one, two = engines(), engines()
+    served = one.run(ask("a question with a long answer"))
+    one.feedback(served.request_id, 1.0)  # the queued usage is written with this
+    two.shared.pull()
+    key = ("default", served.model)
+    assert two.predictor.stats[key].out_tokens == pytest.approx(one.predictor.stats[key].out_tokens)
+    assert two.shared.status()["replayed"]["usage"] == 1
+
+
 # -- cache ---------------------------------------------------------------------------------------
 def test_a_confirmed_answer_is_an_exact_hit_in_every_engine(engines):
     one, two = engines(), engines()
