@@ -242,7 +242,7 @@ def cmd_kill(args: argparse.Namespace, url: str) -> None:
 
 
 # -- the $1 race ----------------------------------------------------------------------------------
-def _racer(out, url: str | None, prefix: str, worker: int, budget: float) -> None:
+def _racer(out, url: str | None, prefix: str, worker: int, budget: float, start) -> None:
     cfg = SLSConfig.from_dict({
         "candidates": [{"name": "m", "price_in": 0.0, "price_out": 250.0, "expected_output_tokens": 100}],
         "budget": {"run_budget_usd": budget}})
@@ -256,6 +256,7 @@ def _racer(out, url: str | None, prefix: str, worker: int, budget: float) -> Non
 
     eng = Engine(cfg)
     paid = []
+    start.wait()  # all at once
     try:
         for i in range(100_000):
             try:
@@ -271,9 +272,10 @@ def _racer(out, url: str | None, prefix: str, worker: int, budget: float) -> Non
 def cmd_race(args: argparse.Namespace, url: str) -> None:
     ctx = mp.get_context("fork")
     for name, u in (("one redis", url), ("no redis (separate budgets)", None)):
-        out = ctx.Queue()
+        out, start = ctx.Queue(), ctx.Barrier(args.workers)
         prefix = f"race:{uuid.uuid4().hex[:8]}"
-        procs = [ctx.Process(target=_racer, args=(out, u, prefix, w, args.budget)) for w in range(args.workers)]
+        procs = [ctx.Process(target=_racer, args=(out, u, prefix, w, args.budget, start))
+                 for w in range(args.workers)]
         for p in procs:
             p.start()
         paid = [out.get() for _ in procs]

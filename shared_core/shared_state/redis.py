@@ -51,8 +51,9 @@ FOLLOW_EVERY_S = 0.02  # its least pause between reads: writes are read in batch
 MAX_OUTBOX = 100_000
 
 # KEYS: spent, calls window base, tokens window base.
-# ARGV: amount, budget (-1 none), rpm (-1 none), tokens, tpm (-1 none).
+# ARGV: amount, budget (-1 none), rpm (-1 none), tokens, tpm (-1 none), carry (spend changes not yet written).
 RESERVE = """
+if tonumber(ARGV[6]) ~= 0 then redis.call('INCRBYFLOAT', KEYS[1], ARGV[6]) end
 local spent = tonumber(redis.call('GET', KEYS[1]) or '0')
 local amount = tonumber(ARGV[1])
 local budget = tonumber(ARGV[2])
@@ -103,7 +104,10 @@ class RedisState(LocalState):
         self.connected = True  # until an operation says otherwise
         self.outages = 0
         self.total = 0.0  # the shared spend last seen (every worker, holds included)
-        self.unsettled = 0.0  # spend (and holds) made while Redis was down, written when it is back
+        # spend not yet on the server: holds released by a cheaper call than predicted (written with
+        # the next hold or write: until then the budget counts more, never less), and what was
+        # spent while Redis was down (written when it is back)
+        self.unsettled = 0.0
         self.outbox: deque[tuple[str, dict[str, Any]]] = deque(maxlen=MAX_OUTBOX)  # the oldest go first
         self.replayed = {"observations": 0, "usage": 0, "cache": 0, "cooldowns": 0}
         self.last = {self.key("obs"): "0-0", self.key("cache"): "0-0"}
@@ -177,7 +181,8 @@ class RedisState(LocalState):
         self._retry_at = time.monotonic() + RETRY_S
 
     def _flush(self) -> None:
-        """Write what was kept while Redis was down, in one transaction."""
+        """Write what waited (queued entries, released holds, what was kept while Redis
+        was down) in one transaction."""
         with self._io:
             if not self.outbox and not self.unsettled:
                 return
@@ -192,15 +197,14 @@ class RedisState(LocalState):
             self.unsettled = 0.0
 
     def _publish(self, stream: str, fields: dict[str, Any]) -> None:
+        """Written now, with whatever waited (one transaction); kept while Redis is down."""
+        with self._io:
+            self.outbox.append((stream, fields))
         if self._up():
             try:
                 self._flush()
-                self.client.xadd(stream, fields, maxlen=MAX_STREAM, approximate=True)
-                return
             except self._errors as exc:
                 self._down(exc)
-        with self._io:
-            self.outbox.append((stream, fields))
 
     # -- budget and rate limits ------------------------------------------------------------------
     def spent(self, local_usd: float) -> float:
@@ -211,12 +215,16 @@ class RedisState(LocalState):
         tokens = int(est.input_tokens + est.output_tokens) if est is not None else 0
         limits = cand.limits
         if self._up():
+            with self._io:
+                carry, self.unsettled = self.unsettled, 0.0
             try:
                 code, value = self._reserve(
                     keys=[self.key("spent"), self.key("rate", cand.name, "calls"), self.key("rate", cand.name, "tokens")],
                     args=[repr(amount), _limit(self.budget), _limit(limits.requests_per_minute), tokens,
-                          _limit(limits.tokens_per_minute)])
+                          _limit(limits.tokens_per_minute), repr(carry)])
             except self._errors as exc:
+                with self._io:
+                    self.unsettled += carry
                 self._down(exc)
             else:
                 return self._reserved(request_id, cand.name, amount, code.decode(), float(value))
@@ -245,7 +253,7 @@ class RedisState(LocalState):
         delta = cost_usd - self._holds.pop((request_id, model), 0.0)
         if not delta:
             return
-        if self._up():
+        if delta > 0 and self._up():  # a call dearer than predicted counts at once
             try:
                 self.total = float(self.client.incrbyfloat(self.key("spent"), delta))
                 return

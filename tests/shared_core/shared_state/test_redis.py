@@ -69,7 +69,7 @@ def test_bad_redis_settings_name_the_field(state, field, words):
 CALL_USD = 0.025  # 100 output tokens at $250 per 1M: predicted and billed alike
 
 
-def _spend_until_refused(url: str, prefix: str, worker: int, out: "mp.Queue") -> None:
+def _spend_until_refused(url: str, prefix: str, worker: int, out: "mp.Queue", start: "mp.Barrier") -> None:
     cfg = SLSConfig.from_dict({
         "candidates": [{"name": "m", "price_in": 0.0, "price_out": 250.0, "expected_output_tokens": 100}],
         "budget": {"run_budget_usd": 1.0}, "state": {"backend": "redis", "url": url, "prefix": prefix}})
@@ -80,6 +80,7 @@ def _spend_until_refused(url: str, prefix: str, worker: int, out: "mp.Queue") ->
 
     eng = Engine(cfg)
     spent = 0.0
+    start.wait()
     try:
         for i in range(1000):
             try:
@@ -93,8 +94,9 @@ def _spend_until_refused(url: str, prefix: str, worker: int, out: "mp.Queue") ->
 
 def test_four_processes_racing_on_one_budget_spend_at_most_it(redis_server, prefix):
     ctx = mp.get_context("fork")
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_spend_until_refused, args=(redis_server.url, prefix, w, out)) for w in range(4)]
+    out, start = ctx.Queue(), ctx.Barrier(4)
+    procs = [ctx.Process(target=_spend_until_refused, args=(redis_server.url, prefix, w, out, start))
+             for w in range(4)]
     for p in procs:
         p.start()
     spent = [out.get(timeout=120) for _ in procs]
@@ -112,6 +114,9 @@ def test_four_processes_racing_on_one_budget_spend_at_most_it(redis_server, pref
 def test_the_scheduler_sees_the_spend_of_every_worker(engines):
     first, second = engines(budget={"run_budget_usd": 0.01}), engines(budget={"run_budget_usd": 0.01})
     first.run(ask("a long question " * 50))
+    second.shared.pull()
+    assert second.shared.spent(0.0) >= first.spent_usd  # the hold counts until released
+    first.shared.pull()  # writes the release of what the prediction held beyond the cost
     second.shared.pull()
     assert second.shared.spent(0.0) == pytest.approx(first.spent_usd)
     assert second.stats()["shared_state"]["shared_spent_usd"] == pytest.approx(first.spent_usd, abs=1e-8)
