@@ -12,6 +12,8 @@ LogTemplateVerifier checks answers with the same reading.
 
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass
 
@@ -98,6 +100,7 @@ def _abstract(t: str) -> str:
     return _JOINED.sub(WILDCARD, "".join(tokens))
 
 
+@functools.lru_cache(maxsize=65536)  # pure, and the same answers come back (verify, cache, judge)
 def to_template(raw_output: str) -> str:
     """A model's raw answer as a template with `<*>` wildcards; idempotent."""
     # Repeat extract + abstract to a fixed point, so that the result is stable
