@@ -47,7 +47,7 @@ BATCH = 1000  # stream entries per read
 MAX_STREAM = 1_000_000  # entries a stream keeps (approximately); a late worker replays at most these
 RETRY_S = 1.0  # seconds between reconnection attempts while Redis is down
 FOLLOW_BLOCK_MS = 100  # the follower's blocking read: how stale another worker's writes may be when idle
-FOLLOW_EVERY_S = 0.02  # its least pause between reads: writes are read in batches, not one wake-up each
+FOLLOW_EVERY_S = 0.005  # its least pause between reads: writes are read in batches, not one wake-up each
 MAX_OUTBOX = 100_000
 
 # KEYS: spent, calls window base, tokens window base.
