@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -13,14 +12,12 @@ from typing import Any
 
 import yaml
 
+from .bench import default_data_dir
 from .bench.table import format_table
 
 BENCH_COLUMNS = ["method", "accuracy", "cost_usd", "time_s", "llm_calls", "cache_hits", "wrong_cache_hits"]
 
 
-def default_data_dir() -> Path:
-    """SLS_DATA, else ../shared/data beside the working directory."""
-    return Path(os.environ.get("SLS_DATA", Path.cwd().parent / "shared" / "data"))
 
 
 def bench_config(task_name: str, candidates: list, config_path: str | None):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from ..cache import CacheManager
 from ..config import CacheConfig, SemanticCacheConfig
 from ..encoders import Encoder, make_encoder
 from ..request import Request
+from . import default_data_dir
 from .table import format_table
 
 FILES = ("qqp_pairs.jsonl.gz", "gptcache_mock.jsonl.gz")
@@ -220,7 +220,7 @@ def scale(encoder: Encoder, texts: list[str], entries: int, lookups: int = 500, 
 
 
 def find_files(data: list[str] | None) -> list[Path]:
-    default = Path(os.environ.get("SLS_DATA", Path.cwd().parent / "shared" / "data")) / "semantic"
+    default = default_data_dir() / "semantic"
     roots = [Path(d) for d in data] if data else [default]
     files = []
     for root in roots:
