@@ -75,12 +75,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.task == "cache":
         from .bench.cache_micro import main as cache_main
 
-        return cache_main(args.entries, args.out)
+        return cache_main(args.sizes or ([args.entries] if args.entries else None), args.out, quiet=args.quiet)
+    if args.task == "route":
+        from .bench.route import main as route_main
+
+        return route_main(args.sizes, args.observations, args.out, quiet=args.quiet)
     if args.task == "semantic":
         from .bench.semantic import main as semantic_main
 
         return semantic_main(args.data, args.limit, args.encoders, args.target_error_rate,
-                             args.entries if args.scale else None, args.out)
+                             (args.entries or 100_000) if args.scale else None, args.out)
     task = load_bench_task(args)
     base = bench_config(args.task, task.candidates, args.config)
     variants, train_frac, baselines = bench_plan(args)
@@ -317,7 +321,8 @@ BENCH_EXAMPLES = """examples:
   sls bench logparsing --feedback none        # learn from the verifiers only, no labels
   sls bench codegen --out codegen.json        # MBPP (RouterBench, 11 LLMs), against static baselines
   sls bench qa --ceiling --out qa.json        # ARC-Challenge + Winogrande, with what any router could reach
-  sls bench cache --entries 100000            # cache lookup/put micro-benchmark (no data needed)
+  sls bench cache --sizes 1000,10000,100000   # cache lookup, memory, puts, recall as entries grow
+  sls bench route --sizes 1000,10000          # plan(), predictor, lookup, exact hit, adapter overhead
 
 data: --data FOLDER or FILE, else $SLS_DATA/<task>, else ../shared/data/<task>;
 --systems names files of that folder (HDFS for HDFS.csv.gz).
@@ -340,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     bench = sub.add_parser("bench", help="replay recorded LLM answers, or micro-benchmark the cache",
                            epilog=BENCH_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    bench.add_argument("task", choices=["logparsing", "codegen", "qa", "cache", "semantic"])
+    bench.add_argument("task", choices=["logparsing", "codegen", "qa", "cache", "semantic", "route"])
     bench.add_argument("--data", nargs="+", help="folders or files (default: $SLS_DATA/<task> or ../shared/data/<task>)")
     bench.add_argument("--out", help="write the result JSON here")
     bench.add_argument("--systems", help="comma-separated files to keep (e.g. HDFS,Mac)")
@@ -351,7 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--config", help="YAML with SLS settings (preferences, cache, predictor) to run with")
     bench.add_argument("--workers", type=int, default=2, help="processes for the cold-start runs (default 2)")
     bench.add_argument("--limit", type=int, help="only the first N queries of each file")
-    bench.add_argument("--entries", type=int, default=100_000, help="cache micro-benchmark: entries (default 100000)")
+    bench.add_argument("--entries", type=int, help="cache, semantic --scale: entries (default 100000)")
+    bench.add_argument("--sizes", help="cache, route: comma-separated entry counts (default 1000,10000,100000)")
+    bench.add_argument("--observations", type=int, default=50_000,
+                       help="route: predictor observations at most (min(size, this); default 50000)")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     bench.add_argument("--encoders", default="hashing,minilm",
                        help="semantic: comma-separated encoders to run (default hashing,minilm)")

@@ -77,8 +77,16 @@ def test_version_and_help_with_examples(capsys):
         assert "examples:" in out and f"sls {command}" in out
 
 
-def test_cache_micro_benchmark_runs_small(tmp_path):
+def test_cache_micro_benchmark_prints_a_row_per_size(tmp_path, capsys):
     out = tmp_path / "cache.json"
-    assert main(["bench", "cache", "--entries", "6000", "--out", str(out)]) == 0
-    result = json.loads(out.read_text())
-    assert result["index"] == "hnsw" and result["recall_at_1"] > 0.8 and result["puts_per_s"] > 0
+    assert main(["bench", "cache", "--sizes", "500,6000", "--quiet", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["sizes"]
+    assert [r["entries"] for r in rows] == [500, 6000] and [r["index"] for r in rows] == ["flat", "hnsw"]
+    assert rows[0]["recall_at_1"] == 1.0 and rows[1]["recall_at_1"] > 0.8
+    assert all(r["puts_per_s"] > 0 and r["bytes_per_entry"] > 0 for r in rows)
+    assert "bytes/entry" in capsys.readouterr().out
+
+
+def test_bench_sizes_must_be_numbers(capsys):
+    assert main(["bench", "route", "--sizes", "1000,lots"]) == 2
+    assert "--sizes must be comma-separated whole numbers" in capsys.readouterr().err
