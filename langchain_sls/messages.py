@@ -28,8 +28,9 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from shared_core.tokens import count_tokens
+from shared_core.tokens import count_message_tokens, count_tokens
 
 LC_ID_PREFIXES = ("lc_run-", "lc_", "run-")
 _ROLE_ALIASES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant",
@@ -116,10 +117,18 @@ def to_engine_messages(messages: Sequence[BaseMessage]) -> tuple[list[dict[str, 
     return out, needs
 
 
-def find_pinned_model(messages: Sequence[BaseMessage], known: Sequence[str]) -> str | None:
+def count_conversation_tokens(messages: Sequence[BaseMessage], tools: Sequence[Any] | None = None) -> int:
+    """Input tokens of a conversation and the tool schemas bound to it."""
+    n = count_message_tokens(to_engine_messages(messages)[0])
+    if tools:
+        n += count_tokens(json.dumps([convert_to_openai_tool(t) for t in tools], sort_keys=True))
+    return n
+
+
+def tool_loop_model(messages: Sequence[BaseMessage]) -> str | None:
     """The model a tool loop is pinned to: when the conversation ends with tool
     results, the model (`response_metadata["sls_model"]`) of the AIMessage that
-    asked for those tools, if this router produced it."""
+    asked for those tools (the router checks it is one of its candidates)."""
     i = len(messages) - 1
     answered: set[str] = set()
     while i >= 0 and isinstance(messages[i], ToolMessage):
@@ -130,7 +139,7 @@ def find_pinned_model(messages: Sequence[BaseMessage], known: Sequence[str]) -> 
     for m in reversed(messages[: i + 1]):
         if isinstance(m, AIMessage) and any(tc.get("id") in answered for tc in m.tool_calls):
             name = (m.response_metadata or {}).get("sls_model")
-            return name if name in known else None
+            return name if isinstance(name, str) else None
     return None
 
 

@@ -396,14 +396,20 @@ class SLSConfig:
 
     @classmethod
     def from_yaml_text(cls, text: str, source: str = "<string>") -> "SLSConfig":
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError("<yaml>", f"{source} is not valid YAML: {exc}") from exc
-        return cls.from_dict(expand_env(data))
+        return cls.from_dict(read_yaml_text(text, source))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def read_yaml_text(text: str, source: str = "<string>") -> Any:
+    """The data of a YAML text, `${VAR}` expanded: what `from_yaml_text` builds a
+    config from (an adapter completes its candidates in between)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("<yaml>", f"{source} is not valid YAML: {exc}") from exc
+    return expand_env(data)
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -128,6 +128,42 @@ class Request:
         return any(m["role"] in ("assistant", "tool") for m in self.messages)
 
 
+ROUTING_OPTIONS = ("sls_task", "sls_tenant", "sls_candidates", "sls_allow_cache", "sls_max_cost_usd", "sls_metadata")
+
+
+@dataclass
+class RoutingOptions:
+    """The `sls_*` keyword arguments of one adapter call: they steer routing and
+    never reach the candidate. `metadata` holds `max_cost_usd` when one was given."""
+
+    task: str
+    tenant: str
+    candidates: list[str] | None
+    allow_cache: bool | None
+    metadata: dict[str, Any]
+
+
+def pop_routing_options(kwargs: dict[str, Any], *, task: str, tenant: str, candidates: list[str] | None = None,
+                        allow_cache: bool | None = None) -> RoutingOptions:
+    """Take the `sls_*` options out of a call's `kwargs` (what is left goes to the
+    candidate); the keyword arguments here are the router's defaults."""
+    unknown = sorted(k for k in kwargs if k.startswith("sls_") and k not in ROUTING_OPTIONS)
+    if unknown:
+        raise RequestError(f"unknown routing option {unknown[0]!r}; known: {', '.join(ROUTING_OPTIONS)}")
+    metadata = kwargs.pop("sls_metadata", None) or {}
+    if not isinstance(metadata, dict):
+        raise RequestError(f"sls_metadata must be a dict, got {type(metadata).__name__}")
+    metadata = dict(metadata)
+    max_cost = kwargs.pop("sls_max_cost_usd", None)
+    if max_cost is not None:
+        if isinstance(max_cost, bool) or not isinstance(max_cost, (int, float)) or not max_cost >= 0:
+            raise RequestError(f"sls_max_cost_usd must be a number >= 0 (USD), got {max_cost!r}")
+        metadata["max_cost_usd"] = float(max_cost)
+    return RoutingOptions(task=kwargs.pop("sls_task", None) or task, tenant=kwargs.pop("sls_tenant", None) or tenant,
+                          candidates=kwargs.pop("sls_candidates", candidates),
+                          allow_cache=kwargs.pop("sls_allow_cache", allow_cache), metadata=metadata)
+
+
 _WS = re.compile(r"\s+")
 
 

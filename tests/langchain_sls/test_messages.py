@@ -7,9 +7,9 @@ from langchain_core.messages import AIMessage, AIMessageChunk, ChatMessage, Huma
 from langchain_sls.messages import (
     as_chunk,
     content_text,
-    find_pinned_model,
     merge_chunks,
     to_engine_messages,
+    tool_loop_model,
 )
 
 
@@ -40,10 +40,9 @@ def test_pinned_model_comes_from_the_ai_message_that_asked() -> None:
     asked = AIMessage(content="", tool_calls=[{"name": "t", "args": {}, "id": "c1", "type": "tool_call"}],
                       response_metadata={"sls_model": "big"})
     convo = [HumanMessage("q"), asked, ToolMessage("r", tool_call_id="c1")]
-    assert find_pinned_model(convo, ["small", "big"]) == "big"
-    assert find_pinned_model(convo, ["small"]) is None  # not a model of this router
-    assert find_pinned_model(convo + [HumanMessage("next")], ["small", "big"]) is None
-    assert find_pinned_model([HumanMessage("q")], ["big"]) is None
+    assert tool_loop_model(convo) == "big"
+    assert tool_loop_model(convo + [HumanMessage("next")]) is None
+    assert tool_loop_model([HumanMessage("q")]) is None
 
 
 def test_as_chunk_normalizes_whole_messages_and_run_ids() -> None:

@@ -162,3 +162,26 @@ def test_exact_key_depends_on_tool_calls():
                                  {"role": "assistant", "content": "", "tool_calls": [call]},
                                  {"role": "tool", "content": "sunny", "tool_call_id": "c1"}])
     assert convo("Paris").exact_key("s") != convo("Oslo").exact_key("s")
+
+
+# -- the sls_* options of an adapter call -------------------------------------------------
+
+def test_routing_options_leave_the_candidate_kwargs():
+    from shared_core.request import pop_routing_options
+    kwargs = {"sls_task": "qa", "sls_max_cost_usd": 1, "sls_metadata": {"agreement": True}, "temperature": 0.2}
+    opts = pop_routing_options(kwargs, task="default", tenant="acme", allow_cache=False)
+    assert (opts.task, opts.tenant, opts.candidates, opts.allow_cache) == ("qa", "acme", None, False)
+    assert opts.metadata == {"agreement": True, "max_cost_usd": 1.0}
+    assert kwargs == {"temperature": 0.2}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sls_taks": "qa"}, "unknown routing option 'sls_taks'; known: sls_task"),
+    ({"sls_max_cost_usd": "cheap"}, "sls_max_cost_usd must be a number >= 0"),
+    ({"sls_max_cost_usd": -1.0}, "sls_max_cost_usd must be a number >= 0"),
+    ({"sls_metadata": ["agreement"]}, "sls_metadata must be a dict, got list"),
+])
+def test_routing_options_name_a_bad_one(kwargs, message):
+    from shared_core.request import pop_routing_options
+    with pytest.raises(RequestError, match=message):
+        pop_routing_options(kwargs, task="default", tenant="default")

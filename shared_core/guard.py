@@ -1,5 +1,6 @@
-"""`timeout` and `max_retries` of SmartRouterLLM, applied to every candidate call
-of invoke/ainvoke/batch: a call that takes longer than `timeout` seconds counts
+"""`timeout` and `max_retries` of both adapters' SmartRouterLLM, applied to every
+candidate call that is not a stream (LangChain invoke/ainvoke/batch, LlamaIndex
+chat/complete and their async forms): a call that takes longer than `timeout` seconds counts
 as failed (TimeoutError) and the router falls back to the next candidate; a
 429, 5xx, timeout or dropped connection is first retried `max_retries` times
 with jittered exponential backoff. Where the engine retries calls itself
