@@ -205,12 +205,11 @@ def modelled_latency(response: ChatResponse | CompletionResponse | None) -> floa
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def routed_chat(response: ChatResponse, meta: dict[str, Any], *, delta: str | None = None,
-                candidate_raw: Any = None) -> ChatResponse:
-    """The candidate's response, tagged with the routing metadata."""
+def routed_chat(response: ChatResponse, meta: dict[str, Any], *, delta: str | None = None) -> ChatResponse:
+    """The candidate's response, tagged with the routing metadata (its own raw kept as `candidate_raw`)."""
     message = response.message.model_copy(
         update={"additional_kwargs": {**response.message.additional_kwargs, SLS_KEY: meta}})
-    return ChatResponse(message=message, raw={SLS_KEY: meta, "candidate_raw": candidate_raw},
+    return ChatResponse(message=message, raw={SLS_KEY: meta, "candidate_raw": response.raw},
                         delta=response.delta if delta is None else delta, logprobs=response.logprobs,
                         additional_kwargs={**response.additional_kwargs, SLS_KEY: meta})
 

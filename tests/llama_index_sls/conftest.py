@@ -8,7 +8,9 @@ that errors, a provider that streams slowly).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,7 +67,8 @@ class OpenAIStyleToolLLM(FunctionCallingLLM):
             msg = ChatMessage(role=MessageRole.ASSISTANT, content=None, additional_kwargs={"tool_calls": [tc]})
         else:
             msg = ChatMessage(role=MessageRole.ASSISTANT, content=self.answer)
-        return ChatResponse(message=msg, additional_kwargs={"prompt_tokens": 11, "completion_tokens": 7})
+        return ChatResponse(message=msg, additional_kwargs={"prompt_tokens": 11, "completion_tokens": 7},
+                            raw={"id": f"resp-{len(self._seen)}"})
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -163,6 +166,36 @@ class FailingLLM(CustomLLM):
         return gen()
 
 
+class SlowLLM(CustomLLM):
+    """Fake of a provider that takes `delay_s` to answer (sleeping in async calls
+    as a real client awaits its socket)."""
+
+    delay_s: float = 1.0
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(is_chat_model=True, model_name="slow")
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        time.sleep(self.delay_s)
+        return CompletionResponse(text="late")
+
+    @llm_completion_callback()
+    async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        await asyncio.sleep(self.delay_s)
+        return CompletionResponse(text="late")
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        await asyncio.sleep(self.delay_s)
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content="late"))
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        yield self.complete(prompt)
+
+
 class SlowStreamLLM(CustomLLM):
     """Fake of a provider that streams word by word, lazily; counts what it produced."""
 
@@ -228,7 +261,7 @@ def make_router():
 @pytest.fixture
 def fakes():
     """The fake provider classes, for tests to instantiate."""
-    return {"openai_style": OpenAIStyleToolLLM, "failing": FailingLLM, "slow": SlowStreamLLM,
+    return {"openai_style": OpenAIStyleToolLLM, "failing": FailingLLM, "slow": SlowStreamLLM, "late": SlowLLM,
             "mock": MockLLM, "mock_fc": MockFunctionCallingLLM}
 
 

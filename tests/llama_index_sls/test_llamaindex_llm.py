@@ -172,6 +172,40 @@ def test_fallback_to_next_candidate(make_router, fakes):
     assert sls(router.chat(user("and the down model is healthy again")))["sls_model"] == "down"  # cooldown 0
 
 
+def test_candidate_raw_is_the_routed_models_own_raw_response(make_router, fakes):
+    router = make_router({"tooly": (fakes["openai_style"](answer="hi"), 1.0, True)})
+    assert router.chat(user("raw please")).raw["candidate_raw"] == {"id": "resp-1"}
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_max_retries_retries_on_the_same_candidate(make_router, fakes, use_async):
+    flaky = fakes["failing"](failures=2)  # the engine's own policy retries a 503 once: max_retries takes its place
+    router = make_router({"flaky": (flaky, 0.1), "up": (MockLLM(), 1.0)}, router_kwargs={"max_retries": 2})
+    response = await router.acomplete("retry me") if use_async else router.complete("retry me")
+    assert sls(response)["sls_model"] == "flaky" and response.text == "recovered" and flaky.calls == 3
+    few = fakes["failing"](failures=2)
+    router = make_router({"flaky": (few, 0.1), "up": (MockLLM(), 1.0)}, router_kwargs={"max_retries": 0})
+    response = await router.acomplete("retry me") if use_async else router.complete("retry me")
+    assert sls(response)["sls_model"] == "up" and few.calls == 1
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_timeout_gives_up_on_a_slow_candidate_and_falls_back(make_router, fakes, use_async):
+    router = make_router({"slow": (fakes["late"](delay_s=3.0), 0.1), "up": (MockLLM(), 1.0)},
+                         router_kwargs={"timeout": 0.2, "max_retries": 0})
+    response = await router.achat(user("quick")) if use_async else router.chat(user("quick"))
+    meta = sls(response)
+    assert meta["sls_model"] == "up"
+    assert "did not answer within timeout=0.2 s" in meta["sls_attempts"][0]["error"]
+
+
+@pytest.mark.parametrize("kwargs, message", [({"timeout": 0}, "timeout must be a number of seconds > 0"),
+                                             ({"max_retries": -1}, "max_retries must be a whole number >= 0")])
+def test_bad_timeout_or_max_retries_is_refused(make_router, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_router({"a": (MockLLM(), 0.1)}, router_kwargs=kwargs)
+
+
 def test_all_candidates_failing_raises_no_candidate_error(make_router, fakes):
     router = make_router({"a": (fakes["failing"](), 0.1), "b": (fakes["failing"](), 1.0)})
     with pytest.raises(NoCandidateError) as err:
@@ -376,6 +410,19 @@ def test_vector_store_query_engine_through_the_router(index, make_router):
     assert answer.source_nodes[0].node.metadata["topic"] == "battery"
     assert [r["sls_cache_tier"] for r in recorder.routes] == [None, "exact"]
     assert str(again) == str(answer)
+    # the routing of each answer is on its own response, no recorder needed
+    assert answer.metadata["sls"] == recorder.routes[0] and answer.metadata["sls_routes"] == recorder.routes[:1]
+    assert again.metadata["sls"]["sls_cache_tier"] == "exact"
+    assert router.feedback(answer.metadata["sls"]["sls_request_id"], 1.0) is True
+
+
+def test_a_failed_query_leaves_nothing_behind_for_the_next(index, make_router, fakes):
+    down = make_router({"down": (fakes["failing"](), 0.1)})
+    with pytest.raises(NoCandidateError):
+        index.as_query_engine(llm=down, similarity_top_k=1).query("When do stores open?")
+    router = make_router({"cheap": (MockLLM(), 0.1)})
+    answer = index.as_query_engine(llm=router, similarity_top_k=1).query("When do stores open?")
+    assert [r["sls_model"] for r in answer.metadata["sls_routes"]] == ["cheap"]
 
 
 def test_streaming_query_engine(index, make_router):
