@@ -5,7 +5,9 @@ task, a probit regression over model features (shared_core/quality.py) starts
 from the models' published benchmark scores (shared_core/catalog.py) and learns
 online, so that one model's outcomes inform the others. Near a query, past
 outcomes of a model on similar queries (FAISS kNN, weighted by similarity and
-by age) refine that task-wide rate into a local one. Exploration samples the
+by age) refine that task-wide rate into a local one; that memory is bounded
+in clusters, evidence past the bound kept in aggregate (observations.py), so
+its cost does not grow with the history. Exploration samples the
 posterior jointly (Thompson) or adds its spread (UCB). Cost is input tokens
 (tiktoken) plus predicted output tokens at the model's prices; latency is the
 model's hint, rescaled by what calls actually took.
@@ -24,7 +26,7 @@ import numpy as np
 
 from .catalog import FAMILY_BENCHMARK, default_catalog, probit, task_family
 from .config import CandidateConfig, PredictorConfig
-from .observations import SEGMENT, ObservationMemory
+from .observations import ObservationMemory
 from .quality import PriorSpread, QualityModel
 
 
@@ -95,9 +97,8 @@ class Predictor:
                 PriorSpread(cfg.prior_sd_shift, cfg.prior_sd_slope), drift=cfg.prior_sd_model ** 2 / cfg.half_life)
         return qm
 
-    def _segment(self) -> int:
-        # a quarter of the bound at most, so the memory stays within 25% of it
-        return max(1, min(SEGMENT, self.config.max_observations // 4))
+    def _new_memory(self) -> ObservationMemory:
+        return ObservationMemory(self.dim, self.config.max_observations, self.config.half_life)
 
     # -- prediction ---------------------------------------------------------------
     def predict(self, task: str, vector: np.ndarray | None, input_tokens: int, models: list[str],
@@ -113,14 +114,7 @@ class Predictor:
         mem = self.memories.get(task)
         if vector is None or mem is None or not len(mem):
             return {}
-        out: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-        for sim, i in mem.search(vector, self.config.k):
-            age = self.t - mem.time[i]
-            w = float(np.exp((sim - 1.0) / self.config.bandwidth)) * 0.5 ** (age / self.config.half_life)
-            acc = out[mem.model[i]]
-            acc[0] += w * mem.reward[i]
-            acc[1] += w
-        return {m: (v[0], v[1]) for m, v in out.items()}
+        return mem.evidence(vector, self.config.k, self.config.bandwidth, self.t)
 
     def _estimate(self, task: str, qm: QualityModel, model: str, input_tokens: int, local: tuple[float, float],
                   explore: bool, draw: dict[str, float] | None) -> Estimate:
@@ -187,9 +181,8 @@ class Predictor:
             if vector is not None:
                 mem = self.memories.get(task)
                 if mem is None:
-                    mem = self.memories[task] = ObservationMemory(self.dim, self._segment())
+                    mem = self.memories[task] = self._new_memory()
                 mem.add(vector, model, reward, self.t)
-                mem.trim(self.config.max_observations)
 
     def warm_start(self, path: str | Path, encode) -> int:
         """Learn from a labelled JSONL file: {"query", "model", "score", "task"?,
@@ -215,12 +208,14 @@ class Predictor:
             meta = {
                 "t": self.t,
                 "stats": [{"task": t, "model": m, **st.__dict__} for (t, m), st in self.stats.items()],
-                "memories": {task: {"model": mem.model, "reward": mem.reward, "time": mem.time}
-                             for task, mem in self.memories.items()},
+                "memories": {},
                 "rng": self.rng.bit_generator.state,
                 "quality": {task: qm.to_dict() for task, qm in self.quality.items()},
             }
-            arrays = {f"mem_{task}": mem.vectors() for task, mem in self.memories.items()}
+            arrays = {}
+            for task, mem in self.memories.items():
+                meta["memories"][task], parts = mem.to_state()
+                arrays.update({f"mem_{task}__{name}": a for name, a in parts.items()})
             return meta, arrays
 
     def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -230,9 +225,14 @@ class Predictor:
                 row = dict(row)
                 key = (row.pop("task"), row.pop("model"))
                 self.stats[key] = _ModelStats(**row)
+            cap, half_life = self.config.max_observations, self.config.half_life
             for task, info in meta["memories"].items():
-                self.memories[task] = ObservationMemory.from_arrays(
-                    self.dim, arrays[f"mem_{task}"], info["model"], info["reward"], info["time"], self._segment())
+                if "model" in info:  # saved before the memory kept clusters: one row per observation
+                    self.memories[task] = ObservationMemory.from_observations(
+                        self.dim, arrays[f"mem_{task}"], info["model"], info["reward"], info["time"], cap, half_life)
+                else:
+                    parts = {name: arrays[f"mem_{task}__{name}"] for name in ObservationMemory.ARRAYS}
+                    self.memories[task] = ObservationMemory.from_state(self.dim, info, parts, cap, half_life)
             if "rng" in meta:
                 self.rng.bit_generator.state = meta["rng"]
             for task, saved in meta.get("quality", {}).items():

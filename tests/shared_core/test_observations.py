@@ -1,8 +1,9 @@
-"""ObservationMemory: segmented kNN that matches exact search, bounded size, round trip."""
+"""ObservationMemory: exact kNN evidence below capacity, bounded clusters past it, round trips."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from shared_core.observations import ObservationMemory
 
@@ -14,38 +15,77 @@ def unit_rows(n, seed=0):
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def test_search_over_sealed_and_active_segments_finds_the_exact_neighbours():
-    vecs = unit_rows(1000)
-    mem = ObservationMemory(DIM, segment=128)  # 7 full segments and the active one
+def brute_force(vecs, models, rewards, times, q, k, bandwidth, t, half_life):
+    """The evidence by definition: the k nearest observations, kernel- and age-weighted."""
+    sims = vecs @ q
+    out = {}
+    for i in np.argsort(-sims, kind="stable")[:k]:
+        w = np.exp((float(sims[i]) - 1.0) / bandwidth) * 0.5 ** ((t - times[i]) / half_life)
+        s, n = out.get(models[i], (0.0, 0.0))
+        out[models[i]] = (s + w * rewards[i], n + w)
+    return out
+
+
+def test_below_capacity_the_evidence_is_exact_knn_over_observations():
+    vecs = unit_rows(600)
+    models, rewards, times = [f"m{i % 3}" for i in range(600)], [float(i % 2) for i in range(600)], list(range(600))
+    mem = ObservationMemory(DIM, capacity=1000, half_life=300.0)
+    for v, m, r, t in zip(vecs, models, rewards, times):
+        mem.add(v, m, r, t)
+    assert len(mem) == 600
+    for q in unit_rows(30, seed=1):
+        want = brute_force(vecs, models, rewards, times, q, 24, 0.3, 650, 300.0)
+        got = mem.evidence(q, 24, 0.3, 650)
+        assert got.keys() == want.keys()
+        for m in want:
+            assert got[m] == pytest.approx(want[m], rel=1e-5)
+
+
+def test_past_capacity_observations_merge_into_their_nearest_cluster():
+    rng = np.random.default_rng(3)
+    a, b = unit_rows(2, seed=5)
+    near = lambda c: (lambda v: v / np.linalg.norm(v))(c + 0.02 * rng.normal(size=DIM)).astype(np.float32)
+    mem = ObservationMemory(DIM, capacity=2, half_life=1e9)
+    mem.add(a, "x", 1.0, 1)
+    mem.add(b, "x", 0.0, 2)
+    for t in range(3, 203):  # around a "x" keeps succeeding, around b it keeps failing
+        mem.add(near(a) if t % 2 else near(b), "x", float(t % 2), t)
+    assert len(mem) == 2 and mem.observations == 202 and mem.count.sum() == 202
+    s, n = mem.evidence(a, 50, 0.05, 203)["x"]
+    assert s / n > 0.99  # a's cluster holds a's evidence only
+    s, n = mem.evidence(b, 50, 0.05, 203)["x"]
+    assert s / n < 0.01
+    # the k budget: 50 observations of one cluster of 101, not the whole cluster
+    _, n_a = mem.evidence(a, 101, 0.05, 203)["x"]
+    assert n == pytest.approx(n_a * 50 / 101, rel=0.02)
+
+
+def test_evidence_decays_by_age_within_a_cluster():
+    v = unit_rows(1)[0]
+    mem = ObservationMemory(DIM, capacity=1, half_life=10.0)
+    mem.add(v, "x", 1.0, 0)
+    mem.add(v, "x", 0.0, 10)  # merges; the first is now one half-life old
+    s, n = mem.evidence(v, 24, 0.05, 10)["x"]
+    assert n == pytest.approx(1.5, rel=1e-5) and s == pytest.approx(0.5, rel=1e-5)
+    s, n = mem.evidence(v, 24, 0.05, 20)["x"]
+    assert n == pytest.approx(0.75, rel=1e-5)
+
+
+def test_round_trip_through_state_and_from_raw_observations():
+    vecs = unit_rows(80)
+    mem = ObservationMemory(DIM, capacity=50, half_life=40.0)
     for i, v in enumerate(vecs):
-        mem.add(v, f"m{i % 3}", float(i % 2), i)
-    assert len(mem.segments) == 8 and len(mem) == 1000
-    queries = unit_rows(50, seed=1)
-    hits = 0
-    for q in queries:
-        exact = set(np.argsort(-(vecs @ q))[:10].tolist())
-        found = mem.search(q, 10)
-        assert [s for s, _ in found] == sorted((s for s, _ in found), reverse=True)
-        hits += len(exact & {i for _, i in found})
-    assert hits == 50 * 10  # exact over every segment
+        mem.add(v, f"m{i % 2}", float(i % 3 == 0), i)
+    meta, arrays = mem.to_state()
+    back = ObservationMemory.from_state(DIM, meta, arrays, capacity=50, half_life=40.0)
+    raw = ObservationMemory.from_observations(DIM, vecs, [f"m{i % 2}" for i in range(80)],
+                                              [float(i % 3 == 0) for i in range(80)], list(range(80)), 50, 40.0)
+    for q in unit_rows(10, seed=2):
+        assert back.evidence(q, 24, 0.1, 90) == mem.evidence(q, 24, 0.1, 90) == raw.evidence(q, 24, 0.1, 90)
+    back.add(vecs[0], "m9", 1.0, 91)  # and it keeps learning, a new model too
+    assert "m9" in back.evidence(vecs[0], 24, 0.1, 91)
 
 
-def test_trim_drops_whole_old_segments_and_keeps_positions_aligned():
-    mem = ObservationMemory(DIM, segment=10)
-    vecs = unit_rows(55)
-    for i, v in enumerate(vecs):
-        mem.add(v, "m", float(i), i)
-        mem.trim(40)
-    assert 30 <= len(mem) <= 40 and mem.time[-1] == 54
-    sim, pos = mem.search(vecs[54], 1)[0]
-    assert sim > 0.999 and mem.time[pos] == 54 and mem.reward[pos] == 54.0
-
-
-def test_round_trip_through_arrays():
-    mem = ObservationMemory(DIM, segment=16)
-    vecs = unit_rows(40)
-    for i, v in enumerate(vecs):
-        mem.add(v, f"m{i % 2}", 0.5, i)
-    back = ObservationMemory.from_arrays(DIM, mem.vectors(), mem.model, mem.reward, mem.time, segment=16)
-    assert np.allclose(back.vectors(), vecs) and back.model == mem.model and back.time == mem.time
-    assert back.search(vecs[7], 1)[0][1] == 7
+def test_capacity_must_be_positive():
+    with pytest.raises(ValueError, match="capacity >= 1"):
+        ObservationMemory(DIM, capacity=0)

@@ -189,13 +189,26 @@ def test_learn_false_ignores_observations(regions):
     assert est["a"].p_good == pytest.approx(0.7) and est["a"].output_tokens == 100
 
 
-def test_memory_is_trimmed(regions):
+def test_memory_is_bounded_in_clusters(regions):
     _, around = regions
     p = make(max_observations=20)
     for i in range(25):
         p.observe("t", around(i % 2), "a", 1.0 if i % 2 == 0 else 0.0)
     mem = p.memories["t"]
-    assert len(mem.model) == len(mem) == len(mem.vectors()) == len(mem.time) <= 20
-    assert mem.time[-1] == 25
+    assert len(mem) == len(mem.centres) == 20 and mem.observations == 25  # the last 5 merged, none dropped
     est = by_model(p.predict("t", around(0), 10, ["a"], explore=False))["a"]
     assert est.p_good > 0.8  # still answers from the kept neighbours
+
+
+def test_restores_a_state_saved_before_the_memory_kept_clusters(regions):
+    # that format: one vector row and one (model, reward, time) per observation
+    centres, around = regions
+    vecs = np.stack([around(i % 2) for i in range(12)])
+    meta = {"t": 12, "stats": [], "memories": {"t": {"model": ["a"] * 12, "reward": [float(i % 2 == 0) for i in range(12)],
+                                                       "time": list(range(1, 13))}}}
+    p = make()
+    p.restore(meta, {"mem_t": vecs})
+    assert len(p.memories["t"]) == 12 and p.memories["t"].observations == 12
+    est0 = by_model(p.predict("t", centres[0], 10, ["a"], explore=False))["a"]
+    est1 = by_model(p.predict("t", centres[1], 10, ["a"], explore=False))["a"]
+    assert est0.p_good > est1.p_good
