@@ -5,7 +5,9 @@
 to call (`tool_calls`), answers a tool result with `tool_answer`, streams word by
 word, reports usage, and can fail like a provider (rate limit, timeout, 5xx)
 so fallback can be seen at work. Every answer it gives says `simulated` in its
-`response_metadata`; point the YAML at a real provider for real answers.
+`response_metadata`; point the YAML at a real provider for real answers. The
+rules are the simulator core's (`shared_core/simulator.py`); this is its
+LangChain skin.
 """
 
 from __future__ import annotations
@@ -23,33 +25,21 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from shared_core.candidates import split_for_stream
-from shared_core.tokens import count_message_tokens, count_tokens
+from shared_core.simulator import (  # noqa: F401  (the errors and example_for are this module's API too)
+    Failures,
+    SimulatedProviderError,
+    SimulatedRateLimitError,
+    SimulatedServerError,
+    choose_tool_calls,
+    example_for,
+    keyword_answer,
+    simulated_usage,
+)
 
 from .messages import content_text, to_engine_messages
-
-
-class SimulatedProviderError(Exception):
-    """A provider-like failure raised by a simulated model."""
-
-    status_code: int = 500
-
-
-class SimulatedRateLimitError(SimulatedProviderError):
-    status_code = 429
-
-
-class SimulatedServerError(SimulatedProviderError):
-    status_code = 503
-
-
-_ERRORS: dict[str, Callable[[str], Exception]] = {
-    "rate_limit": lambda who: SimulatedRateLimitError(f"simulated 429 rate limit from {who}"),
-    "server": lambda who: SimulatedServerError(f"simulated 503 from {who}"),
-    "timeout": lambda who: TimeoutError(f"simulated timeout from {who}"),
-}
 
 
 class SimulatedChatModel(BaseChatModel):
@@ -71,7 +61,14 @@ class SimulatedChatModel(BaseChatModel):
     fail_after_chunks: int | None = None
     """When streaming, fail after yielding this many chunks (a mid-stream failure)."""
     error: Literal["rate_limit", "server", "timeout"] = "server"
-    calls: int = 0
+    _failures: Failures = PrivateAttr()
+
+    def model_post_init(self, context: Any) -> None:
+        self._failures = Failures(first=self.fail_times, after_chunks=self.fail_after_chunks, error=self.error)
+
+    @property
+    def calls(self) -> int:
+        return self._failures.calls
 
     @property
     def _llm_type(self) -> str:
@@ -86,7 +83,6 @@ class SimulatedChatModel(BaseChatModel):
         params["ls_provider"] = "sls-simulated"
         return params
 
-    # -- tools ------------------------------------------------------------------------
     def bind_tools(self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool], *,
                    tool_choice: str | dict | bool | None = None,
                    **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
@@ -95,24 +91,22 @@ class SimulatedChatModel(BaseChatModel):
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=formatted, **kwargs)
 
-    # -- answering --------------------------------------------------------------------
+    # -- answering: the simulator core's rules, as an AIMessage ------------------------------
     def _respond(self, messages: list[BaseMessage], **kwargs: Any) -> AIMessage:
-        self.calls += 1
-        if self.calls <= self.fail_times:
-            raise _ERRORS[self.error](self.model_name)
+        self._failures.on_call(self.model_name)
         query = next((content_text(m.content) for m in reversed(messages) if isinstance(m, HumanMessage)), "")
-        tools = kwargs.get("tools") or []
         calls: list[dict[str, Any]] = []
         if messages and isinstance(messages[-1], ToolMessage):
             last = messages[-1]
             text = self.tool_answer.format(tool=last.name or _tool_name(messages, last.tool_call_id) or "tool",
                                            result=content_text(last.content), model=self.model_name)
         else:
-            calls = self._choose_tool_calls(query, tools, kwargs.get("tool_choice"))
-            text = "" if calls else self._answer_for(query)
-        engine_messages, _ = to_engine_messages(messages)
-        out_tokens = count_tokens(text) + (count_tokens(json.dumps(calls)) if calls else 0)
-        in_tokens = count_message_tokens(engine_messages)
+            schemas = {t["function"]["name"]: t["function"].get("parameters", {})
+                       for t in kwargs.get("tools") or [] if "function" in t}
+            calls = choose_tool_calls(self.tool_calls, schemas, kwargs.get("tool_choice"), query)
+            text = "" if calls else keyword_answer(self.answers, self.default_answer, self.model_name, query)
+        in_tokens, out_tokens = simulated_usage(to_engine_messages(messages)[0], text,
+                                                json.dumps(calls) if calls else "")
         return AIMessage(
             content=text,
             tool_calls=[{"name": c["name"], "args": c["args"], "id": f"call_{uuid.uuid4().hex[:20]}",
@@ -123,29 +117,6 @@ class SimulatedChatModel(BaseChatModel):
                                "tool_calls" if calls else "stop"},
         )
 
-    def _answer_for(self, query: str) -> str:
-        low = query.lower()
-        for keyword, answer in self.answers.items():
-            if keyword.lower() in low:
-                return answer.format(model=self.model_name, query=query)
-        return self.default_answer.format(model=self.model_name, query=query)
-
-    def _choose_tool_calls(self, query: str, tools: list[dict[str, Any]], tool_choice: Any) -> list[dict[str, Any]]:
-        if not tools:
-            return []
-        schemas = {t["function"]["name"]: t["function"].get("parameters", {}) for t in tools if "function" in t}
-        forced = _forced_tool(tool_choice, list(schemas))
-        low = query.lower()
-        for rule in self.tool_calls:
-            name = rule.get("name")
-            if name in schemas and (forced in (None, "*") or forced == name) and \
-                    (not rule.get("when") or str(rule["when"]).lower() in low):
-                return [{"name": name, "args": dict(rule.get("args") or example_for(schemas[name]))}]
-        if forced:
-            name = next(iter(schemas)) if forced == "*" else forced
-            return [{"name": name, "args": example_for(schemas.get(name, {}))}]
-        return []
-
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=self._respond(messages, **kwargs))])
@@ -153,10 +124,8 @@ class SimulatedChatModel(BaseChatModel):
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         message = self._respond(messages, **kwargs)
-        pieces = [p for p in split_for_stream(str(message.content))] if message.content else []
-        for i, piece in enumerate(pieces):
-            if self.fail_after_chunks is not None and i >= self.fail_after_chunks:
-                raise _ERRORS[self.error](self.model_name)
+        for i, piece in enumerate(split_for_stream(str(message.content)) if message.content else []):
+            self._failures.on_chunk(i, self.model_name)
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
         yield ChatGenerationChunk(message=AIMessageChunk(
             content="",
@@ -175,38 +144,3 @@ def _tool_name(messages: list[BaseMessage], tool_call_id: str) -> str | None:
                 if tc.get("id") == tool_call_id:
                     return tc["name"]
     return None
-
-
-def _forced_tool(tool_choice: Any, names: list[str]) -> str | None:
-    """'*' when any tool must be called, a name when that one must, None when free."""
-    if tool_choice in (None, False, "auto", "none"):
-        return None
-    if tool_choice in (True, "any", "required"):
-        return "*"
-    if isinstance(tool_choice, dict):
-        name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
-        return name if name in names else "*"
-    return tool_choice if tool_choice in names else "*"
-
-
-def example_for(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
-    """A placeholder value that fits a JSON schema (how a simulated model fills tool args)."""
-    defs = defs if defs is not None else schema.get("$defs", schema.get("definitions", {}))
-    if "$ref" in schema:
-        return example_for(defs.get(schema["$ref"].rsplit("/", 1)[-1], {}), defs)
-    if "enum" in schema:
-        return schema["enum"][0]
-    if "default" in schema:
-        return schema["default"]
-    for key in ("anyOf", "oneOf", "allOf"):
-        if key in schema:
-            options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-            return example_for(options[0], defs)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "string")
-    if kind == "object" or "properties" in schema:
-        return {k: example_for(v, defs) for k, v in (schema.get("properties") or {}).items()}
-    if kind == "array":
-        return [example_for(schema.get("items") or {}, defs)]
-    return {"integer": 1, "number": 1.0, "boolean": True, "null": None}.get(kind, "simulated")

@@ -61,7 +61,7 @@ from ._calls import Call, prepare, to_answer
 from ._prompts import asking
 from ._streaming import arelay, relay
 from .candidates import build_llms, check_llms, take_secrets
-from .messages import SLS_KEY, cached_chat, routed_chat, routed_completion, selections_from_json, tool_calls_of_message
+from .messages import SLS_KEY, cached_chat, routed_chat, routed_completion, tool_chat_history, tool_selections
 
 if TYPE_CHECKING:
     from llama_index.core.tools import BaseTool
@@ -238,11 +238,7 @@ class SmartRouterLLM(RouterFacade, FunctionCallingLLM):
                                  chat_history: list[ChatMessage] | None = None, verbose: bool = False,
                                  allow_parallel_tool_calls: bool = False, tool_required: bool = False,
                                  **kwargs: Any) -> dict[str, Any]:
-        messages = list(chat_history or [])
-        if user_msg is not None:
-            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg) if isinstance(user_msg, str)
-                            else user_msg)
-        return {"messages": messages, "tools": list(tools), "allow_parallel_tool_calls": allow_parallel_tool_calls,
+        return {"messages": tool_chat_history(user_msg, chat_history), "tools": list(tools), "allow_parallel_tool_calls": allow_parallel_tool_calls,
                 "tool_required": tool_required, **kwargs}
 
     def get_tool_calls_from_response(self, response: ChatResponse, error_on_no_tool_call: bool = True,
@@ -257,10 +253,7 @@ class SmartRouterLLM(RouterFacade, FunctionCallingLLM):
                                                         **kwargs)
             except NotImplementedError:
                 pass
-        calls = tool_calls_of_message(response.message)
-        if not calls and error_on_no_tool_call:
-            raise ValueError(f"expected at least one tool call in the response, got: {response.message.content!r}")
-        return selections_from_json(calls)
+        return tool_selections(response.message, error_on_no_tool_call)
 
 
 def _response(call: Call, result: Result) -> ChatResponse | CompletionResponse:

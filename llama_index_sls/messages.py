@@ -230,3 +230,20 @@ def routed_completion(response: CompletionResponse | None, text: str, meta: dict
     return CompletionResponse(text=text, delta=delta, additional_kwargs={**extra, SLS_KEY: meta},
                               raw={SLS_KEY: meta, "candidate_raw": response.raw if response is not None else None},
                               logprobs=response.logprobs if response is not None else None)
+
+
+def tool_chat_history(user_msg: str | ChatMessage | None, chat_history: Sequence[ChatMessage] | None) -> list[ChatMessage]:
+    """The messages of a `chat_with_tools` call: the history, then the user's message."""
+    messages = list(chat_history or [])
+    if user_msg is not None:
+        messages.append(ChatMessage(role=MessageRole.USER, content=user_msg) if isinstance(user_msg, str)
+                        else user_msg)
+    return messages
+
+
+def tool_selections(message: ChatMessage, error_on_no_tool_call: bool) -> list[ToolSelection]:
+    """The tool calls a message carries, read generically, as LlamaIndex selections."""
+    calls = tool_calls_of_message(message)
+    if not calls and error_on_no_tool_call:
+        raise ValueError(f"expected at least one tool call in the response, got: {message.content!r}")
+    return selections_from_json(calls)

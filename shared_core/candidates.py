@@ -2,7 +2,8 @@
 
 Adapters call their own framework's models and hand the engine an `Answer`;
 the candidates here serve the engine's own jobs: replays of recorded answers
-(benchmarks) and simulated models (the demo and offline examples).
+(benchmarks); simulated models (the demo and offline examples) are in
+`simulator.py`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ import json
 import logging
 import math
 import re
-import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from .config import CandidateConfig
 from .request import Request
@@ -149,29 +147,11 @@ class ReplayCandidate(Candidate):
                       latency_s=self.config.modelled_latency_s(out_tokens))
 
 
-class SimulatedCandidate(Candidate):
-    """A stand-in model for offline demos and examples, labelled as simulated.
+def __getattr__(name: str) -> Any:
+    """`SimulatedCandidate` lives in the simulator core (`simulator.py`); it stays
+    importable from here, where it was first defined."""
+    if name == "SimulatedCandidate":
+        from .simulator import SimulatedCandidate
 
-    `respond(request, rng)` produces the answer; `fail_rate` raises provider-like
-    errors so fallback can be seen at work. Time is modelled, not slept."""
-
-    def __init__(self, config: CandidateConfig, respond: Callable[[Request, np.random.Generator], str],
-                 fail_rate: float = 0.0, seed: int = 0, sleep: bool = False):
-        super().__init__(config)
-        self.respond = respond
-        self.fail_rate = fail_rate
-        self.rng = np.random.default_rng(seed)
-        self.sleep = sleep
-        self.calls = 0
-
-    def invoke(self, request: Request) -> Answer:
-        self.calls += 1
-        if self.fail_rate and self.rng.random() < self.fail_rate:
-            raise ConnectionError(f"simulated provider error from {self.name}")
-        text = self.respond(request, self.rng)
-        out = count_tokens(text)
-        latency = self.config.modelled_latency_s(out)
-        if self.sleep:
-            time.sleep(latency)
-        return Answer(text=text, input_tokens=count_message_tokens(request.messages), output_tokens=out,
-                      latency_s=latency)
+        return SimulatedCandidate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

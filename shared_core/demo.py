@@ -2,7 +2,8 @@
 
 The workload is of the project's own making: log lines generated from 40
 templates of a fictional service, with repeats as real logs have, answered by
-three SIMULATED models of different skill, price and speed. Each simulated
+three SIMULATED models of different skill, price and speed (the simulator
+core's `SimulatedCandidate`, with a responder of this workload). Each simulated
 model is good at some templates and bad at others (fixed per template), so a
 router has something to learn. Feedback is the explicit score a user would
 send (the generator knows each line's template). The table shows the cache,
@@ -24,12 +25,12 @@ from importlib import resources
 import numpy as np
 
 from .bench.table import format_table
-from .candidates import SimulatedCandidate
 from .config import SLSConfig
 from .encoders import make_encoder
 from .engine import Engine
 from .logtemplates import fold_ws, to_template
 from .request import Request
+from .simulator import SimulatedCandidate
 
 TEMPLATES = [
     "User <*> logged in from <*>", "User <*> logged out after <*> seconds", "Failed password for <*> from <*> port <*>",

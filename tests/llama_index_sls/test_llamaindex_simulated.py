@@ -8,10 +8,11 @@ from llama_index.core.llms import ChatMessage
 from llama_index.core.tools import FunctionTool
 
 from llama_index_sls import SimulatedFunctionCallingLLM, SimulatedLLM, extractive_responder
-from llama_index_sls.simulated import fill_arguments, plan_tool_calls
+from llama_index_sls.messages import tool_schemas
 from shared_core.candidates import ReplayCandidate
 from shared_core.config import CandidateConfig
 from shared_core.request import Request
+from shared_core.simulator import fill_arguments, plan_tool_calls
 
 CFG = CandidateConfig(name="sim", price_in=1.0, price_out=2.0, capabilities=["streaming", "tools"])
 QA = ("Context information is below.\n---------------------\n"
@@ -70,7 +71,7 @@ def test_tool_policy():
         """Multiply two numbers."""
         return a * b
 
-    tools = [FunctionTool.from_defaults(bike_price), FunctionTool.from_defaults(multiply)]
+    tools = tool_schemas([FunctionTool.from_defaults(bike_price), FunctionTool.from_defaults(multiply)])
     (call,) = plan_tool_calls("What is the price of the 'Trail X' bike?", tools)
     assert call["name"] == "bike_price" and call["kwargs"] == {"model": "Trail X"}
     (call,) = plan_tool_calls("Multiply 12 times 7", tools)
