@@ -13,7 +13,6 @@ LogTemplateVerifier checks answers with the same reading.
 from __future__ import annotations
 
 import functools
-
 import re
 from dataclasses import dataclass
 
@@ -138,7 +137,10 @@ class TemplatePattern:
 
     def match(self, line: str) -> tuple[str, ...] | None:
         """The text each wildcard covers when the template matches the whole line."""
-        line = fold_ws(line)
+        return self.match_folded(fold_ws(line))
+
+    def match_folded(self, line: str) -> tuple[str, ...] | None:
+        """`match` for a line whose white space is already folded (`fold_ws`)."""
         if not self.slots:
             return () if line == self.template else None
         first, last = self.parts[0], self.parts[-1]

@@ -7,6 +7,12 @@ wildcard covers a value of a shape seen there before (`blk_-0` vs
 `0.0.0.0:0`). Shapes are learned from confirmations, so the check starts strict
 and widens with evidence; a wrong hit blocks the combination that caused it.
 When several templates fit, the most specific one wins.
+
+Candidates come from an index, not a scan: a template is filed under one of
+its literal tokens (the one fewest templates were filed under when it was
+learned), and every line that the template fits holds all its literal tokens.
+A line looks up its own tokens, and only templates whose literal tokens are
+all in the line are matched.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ class _Template:
     pattern: TemplatePattern
     entry_id: int
     slot_shapes: list[set[str]]
+    tokens: frozenset[str] = frozenset()  # its literal tokens: a line it fits holds them all
     blocked: set[tuple[str, ...]] = field(default_factory=set)
     good: float = 1.0
     bad: float = 0.0
@@ -41,7 +48,7 @@ class LogTemplateReuser(Reuser):
         self.min_literal_letters = min_literal_letters
         self.min_literal_share = min_literal_share
         self._scopes: dict[str, dict[str, _Template]] = {}
-        self._anchors: dict[str, dict[str, set[str]]] = {}  # scope -> literal token -> templates
+        self._anchors: dict[str, dict[str, set[str]]] = {}  # scope -> anchor token -> templates filed there
 
     def canonical(self, answer: str) -> str:
         return fold_ws(self.extract(answer))
@@ -61,27 +68,43 @@ class LogTemplateReuser(Reuser):
         record = templates.get(pattern.template)
         if record is None:
             record = templates[pattern.template] = _Template(pattern, entry_id, [set() for _ in captures], good=0.0)
-            anchors = self._anchors.setdefault(scope, {})
-            for tok in literal_tokens(pattern.template) or [""]:
-                anchors.setdefault(tok, set()).add(pattern.template)
+            self._file(scope, record)
         record.good += 1
         for slot, value in zip(record.slot_shapes, captures):
             slot.add(shape(value))
+
+    def _file(self, scope: str, record: _Template) -> None:
+        record.tokens = frozenset(literal_tokens(record.pattern.template))
+        anchors = self._anchors.setdefault(scope, {})
+        anchor = min(record.tokens, key=lambda tok: (len(anchors.get(tok, ())), -len(tok), tok), default="")
+        anchors.setdefault(anchor, set()).add(record.pattern.template)
+
+    def candidates(self, scope: str, line: str) -> list[_Template]:
+        """The templates whose literal tokens are all in the (folded) line."""
+        templates, anchors = self._scopes[scope], self._anchors[scope]
+        tokens = set(line.split(" "))
+        found = [templates[name] for name in anchors.get("", ())]
+        for tok in tokens:
+            for name in anchors.get(tok, ()):
+                record = templates[name]
+                if record.tokens <= tokens:
+                    found.append(record)
+        return found
 
     def find(self, scope: str, request: Request) -> CacheHit | None:
         templates = self._scopes.get(scope)
         if not templates:
             return None
         line = fold_ws(request.query)
-        anchors = self._anchors[scope]
-        names: set[str] = set(anchors.get("", ()))
-        for tok in set(line.split(" ")):
-            names |= anchors.get(tok, set())
+        line_chars = len(line.replace(" ", "")) or 1
         best: tuple[int, _Template] | None = None
-        for name in names:
-            record = templates[name]
-            captures = record.pattern.match(line)
-            if captures is None or not self._specific_enough(record.pattern, line):
+        for record in self.candidates(scope, line):
+            pattern = record.pattern
+            if (pattern.literal_alpha < self.min_literal_letters
+                    or pattern.literal_chars < self.min_literal_share * line_chars):
+                continue  # fits anything (see _specific_enough)
+            captures = pattern.match_folded(line)
+            if captures is None:
                 continue
             shapes = tuple(shape(v) for v in captures)
             if shapes in record.blocked or any(s not in seen for s, seen in zip(shapes, record.slot_shapes)):
@@ -126,11 +149,9 @@ class LogTemplateReuser(Reuser):
     def load(self, data: dict[str, Any]) -> None:
         for scope, rows in data.items():
             templates = self._scopes.setdefault(scope, {})
-            anchors = self._anchors.setdefault(scope, {})
             for row in rows:
                 pattern = compile_template(row["template"])
-                templates[pattern.template] = _Template(
-                    pattern, row["entry_id"], [set(s) for s in row["slot_shapes"]],
+                record = templates[pattern.template] = _Template(
+                    pattern, row["entry_id"], [set(s) for s in row["slot_shapes"]], frozenset(),
                     {tuple(b) for b in row["blocked"]}, row["good"], row["bad"])
-                for tok in literal_tokens(pattern.template) or [""]:
-                    anchors.setdefault(tok, set()).add(pattern.template)
+                self._file(scope, record)

@@ -136,3 +136,20 @@ def test_roundtrip_keeps_shapes_and_blocks(reuser):
     assert again.find(SCOPE, line("PacketResponder 8 for block blk_6 terminating")) is None
     hit = again.find(SCOPE, line("PacketResponder 8 for block blk_-6 terminating"))
     assert hit is not None and hit.entry_id == 1
+
+
+def test_lookup_matches_only_templates_whose_literal_tokens_are_all_in_the_line():
+    r = LogTemplateReuser()
+    # 300 templates that share most of their words: a scan would match every one
+    for i in range(300):
+        r.learn(SCOPE, line(f"Receiving block blk_1 src 10.0.0.1 dest zone{chr(97 + i % 26)}{i} size 5"),
+                f"Receiving block <*> src <*> dest zone{chr(97 + i % 26)}{i} size <*>", i + 1)
+    new = "Receiving block blk_7 src 10.0.0.9 dest zonef57 size 77"
+    found = r.candidates(SCOPE, new)
+    assert [c.pattern.template for c in found] == ["Receiving block <*> src <*> dest zonef57 size <*>"]
+    assert r.find(SCOPE, line(new)).entry_id == 58
+    assert r.candidates(SCOPE, "Receiving block blk_7 src 10.0.0.9 dest elsewhere size 77") == []
+    # a reloaded reuser files its templates the same way
+    back = LogTemplateReuser()
+    back.load(json.loads(json.dumps(r.to_dict())))
+    assert [c.pattern.template for c in back.candidates(SCOPE, new)] == [found[0].pattern.template]
