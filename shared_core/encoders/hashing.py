@@ -25,30 +25,34 @@ class HashingEncoder(Encoder):
         self.ngrams = ngrams
         self.max_chars = max_chars
         self.name = f"hashing-{dim}"
-        self._memo: dict[str, int] = {}
+        self._memo: dict[str, int] = {}  # n-gram -> its signed bucket (see _code)
 
-    def _bucket(self, gram: str) -> int:
-        # crc32 is stable across processes, unlike hash(); memoised as grams repeat a lot
-        b = self._memo.get(gram)
-        if b is None:
-            if len(self._memo) > 500_000:
-                self._memo.clear()
-            b = zlib.crc32(gram.encode())
-            self._memo[gram] = b
-        return b
+    def _code(self, gram: str) -> int:
+        """The gram's bucket, plus `dim` when it counts negatively. crc32 is stable
+        across processes, unlike hash(); memoised as grams repeat a lot."""
+        if len(self._memo) > 500_000:
+            self._memo.clear()
+        h = zlib.crc32(gram.encode())
+        # the top bit picks a sign so collisions cancel rather than pile up
+        code = self._memo[gram] = h % self.dim + (0 if h & 0x80000000 else self.dim)
+        return code
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        code = self._code
         for row, text in enumerate(texts):
             if len(text) > self.max_chars:  # keep both ends: a question often comes last
                 half = self.max_chars // 2
                 text = text[:half] + " " + text[-half:]
             norm = " " + _WS.sub(" ", _DIGITS.sub("0", text.lower())).strip() + " "
-            for n in self.ngrams:
-                for i in range(len(norm) - n + 1):
-                    h = self._bucket(norm[i : i + n])
-                    # the top bit picks a sign so collisions cancel rather than pile up
-                    out[row, h % self.dim] += 1.0 if h & 0x80000000 else -1.0
+            grams = [norm[i : i + n] for n in self.ngrams for i in range(len(norm) - n + 1)]
+            if not grams:
+                continue
+            codes = list(map(self._memo.get, grams))
+            if None in codes:
+                codes = [code(g) if c is None else c for g, c in zip(grams, codes)]
+            counts = np.bincount(codes, minlength=2 * self.dim)  # one pass, not one numpy write per gram
+            out[row] = counts[: self.dim] - counts[self.dim :]
             length = np.linalg.norm(out[row])
             if length > 0:
                 out[row] /= length
