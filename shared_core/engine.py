@@ -220,12 +220,15 @@ class Engine:
         t0 = time.perf_counter()
         names = self._candidate_names(request)
         scope = request.scope_key(names)
-        plan = Plan(uuid.uuid4().hex, request, scope, request.exact_key(scope), None,
-                    count_message_tokens(request.messages, tools=request.tools))
+        plan = Plan(uuid.uuid4().hex, request, scope, request.exact_key(scope), None, 0)
         with self._lock:
             skipped = self.cache.skip_reason(request)
-            plan.vector = self.encoder.encode_one(request.query)
-            if skipped is None:
+            if skipped is None:  # a repeat is served before any encoding or token counting
+                plan.hit = self.cache.exact_hit(plan.exact_key)
+            if plan.hit is None:
+                plan.input_tokens = count_message_tokens(request.messages, tools=request.tools)
+                plan.vector = self.encoder.encode_one(request.query)
+            if skipped is None and plan.hit is None:
                 lookup = self.cache.lookup(request, scope, plan.exact_key, plan.vector)
                 plan.hit, plan.nearest = lookup.hit, lookup.nearest
             plan.cache_skipped = skipped

@@ -104,6 +104,12 @@ class CacheManager:
                 return Lookup(None)
             return self._near(request, scope, near_key(request, scope), vector)
 
+    def exact_hit(self, exact_key: str) -> CacheHit | None:
+        """The exact tier alone, for a request skip_reason lets through: a repeat is
+        answered before its query is encoded or its tokens counted."""
+        with self._lock:
+            return self._exact(exact_key)
+
     def _exact(self, exact_key: str) -> CacheHit | None:
         if not self.config.exact:
             return None

@@ -49,6 +49,25 @@ def test_answer_is_cached_and_an_exact_repeat_costs_nothing():
     assert meta["sls_cache_tier"] == "exact" and meta["sls_model"] == first.model
 
 
+def test_an_exact_repeat_is_served_before_encoding_or_token_counting():
+    from shared_core.encoders import HashingEncoder
+
+    class CountingEncoder(HashingEncoder):  # the real encoder, counting its calls
+        calls = 0
+
+        def encode(self, texts):
+            CountingEncoder.calls += 1
+            return super().encode(texts)
+
+    eng = engine(encoder=CountingEncoder())
+    first = eng.run(ask("what is 3+3"))
+    assert first.tier is None and CountingEncoder.calls == 1
+    eng.feedback(first.request_id, 1.0)
+    plan = eng.plan(ask("what is 3+3"))
+    assert plan.hit is not None and plan.hit.tier == "exact" and CountingEncoder.calls == 1
+    assert plan.vector is None and plan.input_tokens == 0 and plan.decision is None
+
+
 def test_provider_error_falls_back_and_cools_the_model_down():
     cfg = config(preferences={"quality": 1.0, "cost": 0.0, "latency": 0.0})
     eng = engine(cfg, fail=("cheap", "strong"))
