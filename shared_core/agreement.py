@@ -7,14 +7,20 @@ accepts the answer they agree on, and otherwise asks a third, whose answer it
 serves. Which plan to run is chosen per request by expected utility from the
 predictor's P(good) for each model (a Thompson draw, so that it explores):
 
-    accuracy = pA pB + P(disagree) pC,   P(agree) = pA pB + (1 - pA)(1 - pB) q
-    cost     = cA + cB + P(disagree) cC,  utility = accuracy - cost / willingness to pay
+    accuracy = E[pA pB + P(disagree) pC],  P(disagree) = 1 - pA pB - (1 - pA)(1 - pB) q
+    cost     = cA + cB + E[P(disagree)] cC,  utility = accuracy - cost / willingness to pay
 
 with q the chance that two wrong answers coincide (1 / (options - 1) for a
-choice). One-call plans compete with the cascades, so escalation happens only
-where it pays. What the calls show teaches the predictor without any label:
-agreeing models are credited with P(right | agree); on a disagreement the
-third model's answer is the reference for the pair.
+choice). Models do not err independently: a hard question trips most of them,
+so two that agree are right less often than independence says, and a referee
+called on a disagreement faces a harder question than average. Hence the
+expectation E over a question's difficulty d ~ N(0, difficulty_sd^2), with
+model m right at d with probability Phi(z_m - d) and z_m set so that its
+average is p_m (a one-parameter item-response model; difficulty_sd 0 is the
+one-coin model of Dawid and Skene, 1979). One-call plans compete with the
+cascades, so escalation happens only where it pays. What the calls show
+teaches the predictor without any label: each model is credited with the
+posterior that its answer is the right one.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from .candidates import Answer
+from .catalog import normal_cdf_array, probit
 from .errors import ConfigError
 from .request import Request
 
@@ -124,18 +133,44 @@ class AgreementPlan:
         return tuple(m for m in (self.first, self.second, self.referee) if m)
 
 
-def best_plan(p: dict[str, float], cost: dict[str, float], q: float, wtp: float) -> AgreementPlan:
+class Difficulty:
+    """Every model's chance of being right at each of a few question difficulties
+    (Gauss-Hermite nodes of N(0, sd^2)), averaging to its P(good)."""
+
+    def __init__(self, p: dict[str, float], sd: float = 0.0, nodes: int = 12):
+        x, w = np.polynomial.hermite_e.hermegauss(nodes) if sd > 0 else (np.zeros(1), np.ones(1))
+        self.weights = w / w.sum()
+        self.sd, self.nodes = sd, sd * x  # the difficulty at each node
+        self.models = list(p)
+        z = np.array([probit(p[m]) for m in self.models]) * np.sqrt(1.0 + sd * sd)
+        self.right = normal_cdf_array(z[:, None] - sd * x[None, :])  # model x node
+        self.row = {m: i for i, m in enumerate(self.models)}
+
+    def of(self, model: str) -> np.ndarray:
+        """P(right) of `model` at each node."""
+        return self.right[self.row[model]]
+
+    def mean(self, values: np.ndarray) -> float | np.ndarray:
+        """The average over difficulty of per-node `values` (last axis)."""
+        return values @ self.weights
+
+
+def best_plan(p: dict[str, float], cost: dict[str, float], q: float, wtp: float,
+              difficulty_sd: float = 0.0) -> AgreementPlan:
     """The plan of highest expected utility: one call, or a pair and a referee."""
+    d = Difficulty(p, difficulty_sd)
+    names = d.models
+    costs = np.array([cost[m] for m in names])
     plans = [AgreementPlan(m, accuracy=p[m], cost_usd=cost[m], utility=p[m] - cost[m] / wtp) for m in p]
-    for a, b in itertools.combinations(p, 2):
-        agree_right = p[a] * p[b]
-        disagree = 1.0 - agree_right - (1.0 - p[a]) * (1.0 - p[b]) * q
-        for c in p:
-            if c in (a, b):
-                continue
-            acc = agree_right + disagree * p[c]
-            spend = cost[a] + cost[b] + disagree * cost[c]
-            plans.append(AgreementPlan(a, b, c, acc, spend, acc - spend / wtp))
+    for a, b in itertools.combinations(names, 2):
+        pa, pb = d.of(a), d.of(b)
+        disagree = 1.0 - pa * pb - (1.0 - pa) * (1.0 - pb) * q  # per node
+        acc = d.mean(pa * pb) + d.mean(d.right * disagree)  # per referee
+        spend = cost[a] + cost[b] + float(d.mean(disagree)) * costs
+        utility = acc - spend / wtp
+        for i, c in enumerate(names):
+            if c not in (a, b):
+                plans.append(AgreementPlan(a, b, c, float(acc[i]), float(spend[i]), float(utility[i])))
     return max(plans, key=lambda pl: (pl.utility, -pl.cost_usd))
 
 
@@ -184,42 +219,64 @@ def run_plan(plan: AgreementPlan, call: Callable[[str], Answer], normalize: Norm
     return Outcome(plan, answers, keys, plan.referee)
 
 
-def truth_posterior(keys: dict[str, str | None], p: dict[str, float], q: float) -> dict[str, float]:
-    """P(the right answer is k) for each answer k given, under the one-coin model
-    (Dawid and Skene, 1979): model m is right with probability p_m, and a wrong
+def truth_posterior(keys: dict[str, str | None], p: dict[str, float], q: float,
+                    difficulty_sd: float = 0.0) -> dict[str, float]:
+    """P(the right answer is k) for each answer k given: model m is right with
+    probability p_m (at the question's difficulty, see `Difficulty`), and a wrong
     answer lands on any one wrong option with probability q (1/q + 1 options)."""
     given = {k for k in keys.values() if k is not None}
     if not given:
         return {}
-    like = {}
-    for truth in given:
-        like[truth] = 1.0
-        for m, k in keys.items():
-            like[truth] *= p[m] if k == truth else (1.0 - p[m]) * (q if k is not None else 1.0)
+    d = Difficulty({m: p[m] for m in keys}, difficulty_sd)
+    like = {truth: float(d.mean(_likelihood(keys, d, q, truth))) for truth in given}
     unseen = max(0.0, 1.0 / max(q, 1e-9) + 1.0 - len(given))  # options nobody gave
-    other = unseen * _all_wrong(keys, p, q)
+    other = unseen * float(d.mean(_likelihood(keys, d, q, None)))
     total = sum(like.values()) + other
     return {k: v / total for k, v in like.items()}
 
 
-def _all_wrong(keys: dict[str, str | None], p: dict[str, float], q: float) -> float:
-    out = 1.0
+def _likelihood(keys: dict[str, str | None], d: Difficulty, q: float, truth: str | None) -> np.ndarray:
+    """P(these answers | the right one is `truth`) at each difficulty node (None:
+    an option nobody gave)."""
+    out = np.ones_like(d.weights)
     for m, k in keys.items():
-        out *= (1.0 - p[m]) * (q if k is not None else 1.0)
+        right = d.of(m)
+        out = out * (right if k is not None and k == truth else (1.0 - right) * (q if k is not None else 1.0))
     return out
 
 
-def pseudo_labels(outcome: Outcome, p: dict[str, float], q: float) -> dict[str, float]:
+def question_difficulty(keys: dict[str, str | None], p: dict[str, float], q: float,
+                        difficulty_sd: float) -> tuple[float, float]:
+    """What the answers say of the question's difficulty, as the offset and noise sd
+    of a model's latent score (QualityModel.observe): under the model of `Difficulty`,
+    m is right at difficulty d with Phi(s z - d), s = sqrt(1 + sd^2), that is
+    Phi((z - d / s) / (1 / s)); with d's posterior mean and variance given the
+    answers, Phi((z - mean / s) / (sqrt(1 + var) / s)). Answers that say nothing
+    of d (var = sd^2) leave the plain update, offset 0 and noise sd 1."""
+    if difficulty_sd <= 0 or not any(k is not None for k in keys.values()):
+        return 0.0, 1.0
+    d = Difficulty({m: p[m] for m in keys}, difficulty_sd)
+    given = {k for k in keys.values() if k is not None}
+    unseen = max(0.0, 1.0 / max(q, 1e-9) + 1.0 - len(given))
+    like = sum(_likelihood(keys, d, q, t) for t in given) + unseen * _likelihood(keys, d, q, None)
+    post = like * d.weights / float((like * d.weights).sum())
+    mean = float(post @ d.nodes)
+    var = float(post @ (d.nodes - mean) ** 2)  # what the answers leave unknown stays noise
+    s = float(np.sqrt(1.0 + difficulty_sd ** 2))
+    return mean / s, float(np.sqrt(1.0 + var)) / s
+
+
+def pseudo_labels(outcome: Outcome, p: dict[str, float], q: float, difficulty_sd: float = 0.0) -> dict[str, float]:
     """What the calls say of each model without a label: the posterior that its
     answer is the right one (0 for no answer)."""
-    post = truth_posterior(outcome.keys, p, q)
+    post = truth_posterior(outcome.keys, p, q, difficulty_sd)
     return {m: post.get(k, 0.0) if k is not None else 0.0 for m, k in outcome.keys.items()}
 
 
-def most_likely(outcome: Outcome, p: dict[str, float], q: float) -> str:
+def most_likely(outcome: Outcome, p: dict[str, float], q: float, difficulty_sd: float = 0.0) -> str:
     """The model to serve: one whose answer is most probably right (the referee's
     on a tie, as the stronger model), else what the plan's calls gave."""
-    post = truth_posterior({m: outcome.keys[m] for m in outcome.answers}, p, q)
+    post = truth_posterior({m: outcome.keys[m] for m in outcome.answers}, p, q, difficulty_sd)
     if not post:
         return outcome.served
     best = max(post.values())
@@ -238,7 +295,8 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
     request, est = plan.request, plan.decision.estimates
     eligible = plan.decision.ranking
     q = cfg.coincidence if cfg.coincidence is not None else normalize.coincidence(request)
-    chosen = best_plan({m: est[m].p_sample for m in eligible}, {m: est[m].cost_usd for m in eligible}, q, wtp)
+    sd = cfg.difficulty_sd
+    chosen = best_plan({m: est[m].p_sample for m in eligible}, {m: est[m].cost_usd for m in eligible}, q, wtp, sd)
 
     failures: list[dict[str, str]] = []
 
@@ -254,14 +312,15 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
 
     outcome = run_plan(chosen, one, normalize)
     p_mean = {m: est[m].p_good for m in chosen.models}
-    outcome.served = most_likely(outcome, p_mean, q)
+    outcome.served = most_likely(outcome, p_mean, q, sd)
     others = {m: a for m, a in outcome.answers.items() if m != outcome.served}
     with engine._lock:
         for m, answer in others.items():
             engine.spent_usd += answer.cost_usd or 0.0
             engine.predictor.observe_usage(request.task, m, answer.output_tokens, answer.latency_s)
-        for m, reward in pseudo_labels(outcome, p_mean, q).items():
-            engine.predictor.observe(request.task, plan.vector, m, reward)
+        hard = question_difficulty(outcome.keys, p_mean, q, sd)
+        for m, reward in pseudo_labels(outcome, p_mean, q, sd).items():
+            engine.predictor.observe(request.task, plan.vector, m, reward, hard)
     verdict = "agreed" if outcome.agreed else "disagreed"
     attempts = failures + [{"model": m, "error": f"agreement vote ({verdict}): {outcome.keys.get(m)!r}"}
                            for m in others]

@@ -73,6 +73,15 @@ def normal_cdf(z: float) -> float:
     return 0.5 * math.erfc(-z / math.sqrt(2))
 
 
+def normal_cdf_array(z: np.ndarray) -> np.ndarray:
+    """Phi(z), elementwise, within 1e-7 (Abramowitz and Stegun 7.1.26 for erf)."""
+    x = np.abs(z) / math.sqrt(2)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    tail = 0.5 * poly * np.exp(-x * x)  # P(Z > |z|)
+    return np.where(z >= 0, 1.0 - tail, tail)
+
+
 class Catalog:
     def __init__(self, cards: dict[str, ModelCard]):
         self.cards = cards

@@ -217,6 +217,9 @@ class PredictorConfig:
     # the utility exploration may cost per request on average, as the predictor
     # expects it at the time (0: follow the posterior mean once the prior is set)
     exploration_budget: float = 0.01
+    # the requests of a task that what exploration teaches is expected to serve, when
+    # it weighs whether a try can repay itself (null: as many as the task has had so far)
+    exploration_horizon: float | None = None
     eliminate: bool = True  # rank last a model whose best case is below another's worst case
     task_families: dict[str, str] = field(default_factory=dict)  # task -> family (code, qa, logparsing, ...)
     family_benchmarks: dict[str, str] = field(default_factory=dict)  # family -> the card benchmark that speaks for it
@@ -234,6 +237,8 @@ class PredictorConfig:
         _positive(self.local_prior_strength, f"{path}.local_prior_strength")
         _positive(self.half_life, f"{path}.half_life")
         _non_negative(self.exploration_budget, f"{path}.exploration_budget")
+        if self.exploration_horizon is not None:
+            _non_negative(self.exploration_horizon, f"{path}.exploration_horizon")
         for name in ("prior_sd_shift", "prior_sd_slope", "prior_sd_model", "prior_sd_unknown"):
             _positive(getattr(self, name), f"{path}.{name}")
         from .catalog import PERCENT_BENCHMARKS
@@ -318,6 +323,9 @@ class AgreementConfig:
     normalizer: str = "choice"  # choice | number | short | log_template
     willingness_to_pay_usd: float | None = None
     coincidence: float | None = None  # chance two wrong answers match; None: from the normalizer
+    # how much questions differ in difficulty, in probit units: what makes models err
+    # together (agreement.py); 0: models err independently
+    difficulty_sd: float = 1.0
 
     def validate(self, path: str) -> None:
         from .agreement import NORMALIZERS
@@ -328,6 +336,7 @@ class AgreementConfig:
             _positive(self.willingness_to_pay_usd, f"{path}.willingness_to_pay_usd")
         if self.coincidence is not None and not 0.0 <= self.coincidence <= 1.0:
             raise ConfigError(f"{path}.coincidence", f"{self.coincidence!r} must be in [0, 1]")
+        _non_negative(self.difficulty_sd, f"{path}.difficulty_sd")
 
 
 @dataclass

@@ -234,6 +234,8 @@ class Engine:
             plan.cache_skipped = skipped
             if plan.hit is None:
                 plan.decision = self._decide(request, names, plan)
+            else:
+                self.scheduler.count_request(request.task)
         plan.overhead_s = time.perf_counter() - t0
         return plan
 

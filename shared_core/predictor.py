@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,13 @@ class Estimate:
     evidence: float  # similarity-weighted observations of this model near the query
     p_low: float = 0.0  # a credible interval of P(good): about 2 posterior sds either side
     p_high: float = 1.0
+    # joint posterior draws of P(good), row i of every estimate one draw: what the
+    # scheduler weighs exploring this model by (None: no exploration asked)
+    p_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()
+                if k != "p_draws"}
 
 
 @dataclass
@@ -134,6 +138,7 @@ class Predictor:
             # Thompson: one joint draw of every model's task-wide rate, then the local
             # evidence blended in; the draw narrows as evidence grows
             score = blend(draw[model])
+        draws = blend(qm.draws()[model]) if explore and self.config.exploration != "greedy" else None
         out_tokens = st.out_tokens if st.out_tokens is not None else float(cand.expected_output_tokens)
         return Estimate(
             model=model,
@@ -146,6 +151,7 @@ class Predictor:
             input_tokens=input_tokens,
             output_tokens=out_tokens,
             evidence=float(n),
+            p_draws=draws,
         )
 
     # -- learning -------------------------------------------------------------------
@@ -162,8 +168,11 @@ class Predictor:
                 if modelled > 0:
                     st.latency_ratio = 0.9 * st.latency_ratio + 0.1 * (latency_s / modelled)
 
-    def observe(self, task: str, vector: np.ndarray | None, model: str, reward: float) -> None:
-        """Feedback on the answer `model` gave to the query with this embedding."""
+    def observe(self, task: str, vector: np.ndarray | None, model: str, reward: float,
+                difficulty: tuple[float, float] = (0.0, 1.0)) -> None:
+        """Feedback on the answer `model` gave to the query with this embedding;
+        `difficulty`, what is known of the question's (QualityModel.observe's
+        offset and noise_sd)."""
         if not self.config.learn or model not in self.candidates:
             return
         reward = float(min(1.0, max(0.0, reward)))
@@ -177,7 +186,7 @@ class Predictor:
                     other.decay(factor)
             st.good += reward
             st.bad += 1.0 - reward
-            self.quality_model(task).observe(model, reward)
+            self.quality_model(task).observe(model, reward, *difficulty)
             if vector is not None:
                 mem = self.memories.get(task)
                 if mem is None:

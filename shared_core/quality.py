@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import normal_cdf
+from .catalog import normal_cdf, normal_cdf_array
 
 _SQRT2PI = math.sqrt(2 * math.pi)
 
@@ -62,6 +62,7 @@ class QualityModel:
         self.observations = 0
         self._summary: dict[str, tuple[float, float, float]] | None = None
         self._chol: np.ndarray | None = None
+        self._draws: dict[str, np.ndarray] | None = None
 
     def summary(self) -> dict[str, tuple[float, float, float]]:
         """Every model's (mean, low, high) P(good), the interval at 2 posterior sds;
@@ -100,28 +101,45 @@ class QualityModel:
 
     def sample(self, rng: np.random.Generator) -> dict[str, float]:
         """One joint Thompson draw of every model's P(good)."""
-        if self._chol is None:  # once per observation, not per request
-            self._chol = np.linalg.cholesky(self.sigma + 1e-12 * np.eye(len(self.mu)))
-        theta = self.mu + self._chol @ rng.standard_normal(len(self.mu))
+        theta = self.mu + self._cholesky() @ rng.standard_normal(len(self.mu))
         lat = self.prior_z + theta[0] + theta[1] * self.feature + theta[2:]
         return dict(zip(self.models, _cdf(lat)))
 
-    def observe(self, model: str, reward: float) -> None:
-        """A graded outcome in [0, 1]: success with weight `reward`, failure with the rest."""
+    def draws(self, n: int = 256) -> dict[str, np.ndarray]:
+        """`n` joint posterior draws of every model's P(good) (row i of every model
+        is one draw), once per observation; what exploration weighs (exploration.py).
+        Seeded by the observation count, so they leave the Thompson stream alone."""
+        if self._draws is None:
+            rng = np.random.default_rng(self.observations)
+            theta = self.mu + rng.standard_normal((n, len(self.mu))) @ self._cholesky().T
+            lat = self.prior_z + theta[:, :1] + theta[:, 1:2] * self.feature + theta[:, 2:]
+            p = normal_cdf_array(lat)
+            self._draws = {m: p[:, i] for i, m in enumerate(self.models)}
+        return self._draws
+
+    def _cholesky(self) -> np.ndarray:
+        if self._chol is None:  # once per observation, not per request
+            self._chol = np.linalg.cholesky(self.sigma + 1e-12 * np.eye(len(self.mu)))
+        return self._chol
+
+    def observe(self, model: str, reward: float, offset: float = 0.0, noise_sd: float = 1.0) -> None:
+        """A graded outcome in [0, 1]: success with weight `reward`, failure with the rest.
+        A question known to be harder than average (agreement.py) lowers the latent
+        score by `offset` and leaves `noise_sd` of its unit noise unexplained."""
         for y, w in ((1.0, reward), (-1.0, 1.0 - reward)):
             if w > 1e-9:
-                self._update(model, y, w)
+                self._update(model, y, w, offset, noise_sd)
         self.observations += 1
-        self._summary = self._chol = None
+        self._summary = self._chol = self._draws = None
         if self.drift:
             self.sigma[np.diag_indices_from(self.sigma)] += self.drift
 
-    def _update(self, model: str, y: float, weight: float) -> None:
+    def _update(self, model: str, y: float, weight: float, offset: float = 0.0, noise_sd: float = 1.0) -> None:
         i = self.index[model]
         x = self._x(model)
         sx = self.sigma @ x
-        m = self.prior_z[i] + x @ self.mu
-        c = math.sqrt(1.0 + x @ sx)
+        m = self.prior_z[i] + x @ self.mu - offset
+        c = math.sqrt(noise_sd ** 2 + x @ sx)
         t = y * m / c
         lam = _pdf(t) / max(normal_cdf(t), 1e-300)
         delta = lam * (lam + t)
@@ -141,7 +159,7 @@ class QualityModel:
         self.mu[keep] = mu[src]
         self.sigma[np.ix_(keep, keep)] = sigma[np.ix_(src, src)]
         self.observations = int(data.get("observations", 0))
-        self._summary = self._chol = None
+        self._summary = self._chol = self._draws = None
 
 
 def _cdf(z: np.ndarray) -> list[float]:

@@ -11,7 +11,10 @@ credible interval is below another's at the bottom of its own is dominated and
 ranked last (it stays a fallback); and the predictor's exploratory ranking (a
 Thompson draw) is followed only while the utility it is expected to cost, added
 up over the run, stays within `exploration_budget` per request; past that, the
-posterior mean decides until the budget has grown back.
+posterior mean decides until the budget has grown back. Within the budget, a
+draw that favours a model is followed only when what its calls could teach can
+repay their expected cost over the requests still to come (shared_core/
+exploration.py): a model far below the best is not tried on a short run.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .config import Budget, CandidateConfig, Preferences, SLSConfig
+from .exploration import belief_weight, worth_exploring
 from .predictor import Estimate
 from .request import Request
 
@@ -50,13 +56,16 @@ class Decision:
 
 class Scheduler:
     def __init__(self, preferences: Preferences, budget: Budget, exploration_budget: float | None = None,
-                 eliminate: bool = True):
+                 eliminate: bool = True, exploration_horizon: float | None = None):
         self.preferences = preferences
         self.budget = budget
         self.exploration_budget = exploration_budget  # None: no cap on exploration
         self.eliminate = eliminate
+        # the requests of a task what exploring teaches would serve; None: as many as seen so far
+        self.exploration_horizon = exploration_horizon
         self.exploration_spent = 0.0  # expected utility given up to explore, over the run
         self.decisions = 0
+        self.seen: dict[str, int] = {}  # decisions per task
 
     def exclusions(self, request: Request, cand: CandidateConfig, est: Estimate, spent_usd: float,
                    cooling: dict[str, str]) -> str | None:
@@ -89,12 +98,15 @@ class Scheduler:
         dominated = self._dominated(pool) if self.eliminate else {}
         ranking = self._order(eligible, estimates, utilities, dominated)
         notes = [self._pin_note(request.pinned_model, ranking, excluded)]
-        ranking, explored = self._within_exploration_budget(ranking, pool, dominated)
+        self.count_request(request.task)
+        ranking, explored = self._within_exploration_budget(ranking, pool, dominated, self._horizon(request.task))
         ranking = self._pin(request.pinned_model, ranking)
         chosen = ranking[0] if ranking else None
         reason = self._explain(chosen, ranking, estimates, utilities) if chosen else "no eligible candidate"
         if explored is False:
             notes.append("exploration budget spent: posterior mean")
+        elif explored == "unrewarding":
+            notes.append("exploring would not repay itself: posterior mean")
         if dominated:
             notes.append("dominated: " + ", ".join(sorted(dominated)))
         notes = [n for n in notes if n]
@@ -109,10 +121,19 @@ class Scheduler:
         best = max(low, key=low.get)
         return {m: best for m in pool if m != best and high[m] < low[best]}
 
-    def _within_exploration_budget(self, ranking: list[str], pool: dict[str, Estimate],
-                                   dominated: dict[str, str]) -> tuple[list[str], bool | None]:
-        """Follow the exploratory ranking while its expected cost fits the budget;
-        returns the ranking and whether it explored (None: nothing to decide)."""
+    def count_request(self, task: str) -> None:
+        """One more request of `task` (a cache hit too): its traffic so far is the
+        horizon of what exploration learns."""
+        self.seen[task] = self.seen.get(task, 0) + 1
+
+    def _horizon(self, task: str) -> float:
+        return self.exploration_horizon if self.exploration_horizon is not None else float(self.seen.get(task, 0))
+
+    def _within_exploration_budget(self, ranking: list[str], pool: dict[str, Estimate], dominated: dict[str, str],
+                                   horizon: float) -> tuple[list[str], bool | str | None]:
+        """Follow the exploratory ranking while its expected cost fits the budget and
+        can repay itself; returns the ranking and whether it explored (None: nothing
+        to decide; "unrewarding": the draw's model cannot repay its calls)."""
         if not ranking or self.exploration_budget is None:
             return ranking, None
         self.decisions += 1
@@ -121,10 +142,21 @@ class Scheduler:
         cost = mean[greedy] - mean[ranking[0]]
         if cost <= 1e-12:
             return ranking, None
+        to_greedy = [greedy] + [m for m in ranking if m != greedy]
+        if not self._repays(pool[ranking[0]], pool[greedy], -cost, horizon):
+            return to_greedy, "unrewarding"
         if self.exploration_spent + cost <= self.exploration_budget * self.decisions:
             self.exploration_spent += cost
             return ranking, True
-        return [greedy] + [m for m in ranking if m != greedy], False
+        return to_greedy, False
+
+    def _repays(self, explored: Estimate, greedy: Estimate, d: float, horizon: float) -> bool:
+        """The value-of-information test of exploration.py on the joint draws (a model
+        without draws is not held back)."""
+        if explored.p_draws is None or greedy.p_draws is None:
+            return True
+        s = self.preferences.quality * float(np.std(explored.p_draws - greedy.p_draws))
+        return worth_exploring(d, s, belief_weight(explored.p_draws), horizon)
 
     def _order(self, eligible: list[str], estimates: dict[str, Estimate], utilities: dict[str, float],
                dominated: dict[str, str] | None = None) -> list[str]:
@@ -211,4 +243,4 @@ def make_scheduler(config: SLSConfig) -> Scheduler:
     if config.scheduler == "round_robin":
         return RoundRobinScheduler(config.preferences, config.budget)
     return Scheduler(config.preferences, config.budget, config.predictor.exploration_budget,
-                     config.predictor.eliminate)
+                     config.predictor.eliminate, config.predictor.exploration_horizon)

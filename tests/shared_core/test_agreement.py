@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from shared_core.agreement import (AgreementPlan, ChoiceNormalizer, NumberNormalizer, Outcome, ShortAnswerNormalizer,
-                                   best_plan, make_normalizer, pseudo_labels, run_plan, truth_posterior)
+                                   Difficulty, best_plan, make_normalizer, pseudo_labels, question_difficulty,
+                                   run_plan, truth_posterior)
 from shared_core.candidates import Answer
 from shared_core.config import SLSConfig
 from shared_core.engine import Engine
@@ -52,6 +53,36 @@ def test_truth_posterior_and_pseudo_labels():
     assert labels["a"] < 0.1 and labels["b"] > 0.9 and labels["c"] > 0.9
     # binary options: two wrong answers always coincide, so agreement proves less
     assert truth_posterior({"a": "A", "b": "A"}, p, q=1.0)["A"] < agreed["B"]
+
+
+def test_difficulty_keeps_each_models_average_and_makes_errors_go_together():
+    p = {"a": 0.8, "b": 0.7}
+    d = Difficulty(p, sd=1.0)
+    assert d.mean(d.of("a")) == pytest.approx(0.8, abs=1e-3) and d.mean(d.of("b")) == pytest.approx(0.7, abs=1e-3)
+    assert d.mean(d.of("a") * d.of("b")) > 0.8 * 0.7 + 0.02  # right together (and wrong together) more often
+    assert Difficulty(p, sd=0.0).mean(Difficulty(p, sd=0.0).of("a")) == pytest.approx(0.8, abs=1e-3)
+
+
+def test_correlated_errors_make_agreement_prove_less_and_the_referee_worth_more():
+    p = {"a": 0.8, "b": 0.8, "c": 0.95}
+    assert truth_posterior({"a": "B", "b": "B"}, p, 1 / 3, difficulty_sd=1.0)["B"] < \
+        truth_posterior({"a": "B", "b": "B"}, p, 1 / 3)["B"]
+    # the cascade is right less often than independence says: the referee is called on hard questions
+    cost = {"a": 0.0003, "b": 0.0004, "c": 0.005}
+    independent, together = best_plan(p, cost, 1 / 3, 0.1), best_plan(p, cost, 1 / 3, 0.1, difficulty_sd=1.0)
+    assert independent.models == together.models == ("a", "b", "c")
+    assert together.accuracy < independent.accuracy - 0.01
+
+
+def test_question_difficulty_from_the_answers():
+    p = {"a": 0.8, "b": 0.8, "c": 0.95}
+    easy_offset, easy_noise = question_difficulty({"a": "B", "b": "B"}, p, 1 / 3, 1.0)
+    hard_offset, _ = question_difficulty({"a": "A", "b": "B", "c": "C"}, p, 1 / 3, 1.0)
+    assert easy_offset < 0 < hard_offset  # agreement says easy, three answers say hard
+    assert easy_noise < 1.0  # what is learned of the question is no longer noise
+    offset, noise = question_difficulty({"a": "B"}, p, 1 / 3, 1.0)  # one answer says little
+    assert abs(offset) < 0.15 and noise == pytest.approx(1.0, abs=0.05)
+    assert question_difficulty({"a": "A", "b": "B"}, p, 1 / 3, 0.0) == (0.0, 1.0)  # the one-coin model
 
 
 def test_run_plan_calls_the_referee_only_on_disagreement():

@@ -61,3 +61,15 @@ def test_restore_keeps_learning_and_new_models_keep_their_prior():
     assert wider.mean("weak") == pytest.approx(qm.mean("weak"), abs=0.01)  # a new model re-centres the feature
     assert wider.observations == 20
     assert wider.mean("new") > 0.6  # its own prior of 0.6, lifted by the shared shift weak's successes taught
+
+
+def test_draws_are_joint_and_match_the_posterior_mean():
+    qm = model()
+    for _ in range(40):
+        qm.observe("weak", 1.0)
+    draws = qm.draws(4000)
+    for m, (mean, _, _) in qm.summary().items():
+        assert draws[m].mean() == pytest.approx(mean, abs=0.02)
+    # the shared terms tie the models: their draws move together
+    assert np.corrcoef(draws["mid"], draws["strong"])[0, 1] > 0.2
+    assert qm.draws() is qm.draws()  # computed once per observation

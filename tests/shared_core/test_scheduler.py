@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from shared_core.config import Budget, CandidateConfig, Preferences, PredictorConfig
@@ -245,3 +246,29 @@ def test_schedulers_are_chosen_by_name_and_an_unknown_name_lists_the_known():
     with pytest.raises(ConfigError, match="'fastest' is not one of round_robin, utility") as info:
         SLSConfig.from_dict({**base, "scheduler": "fastest"})
     assert info.value.field == "scheduler"
+
+
+def drawn(name, p, draws, cost=0.001):
+    e = ranged(name, p, float(np.min(draws)), float(np.max(draws)), sample=float(draws[0]), cost=cost)
+    e.p_draws = draws
+    return e
+
+
+def test_a_draw_far_below_the_best_is_followed_only_where_the_run_can_repay_it():
+    rng = np.random.default_rng(0)
+    best, far = rng.normal(0.8, 0.02, 256), rng.normal(0.6, 0.16, 256)
+    far[0], best[0] = 0.99, 0.5  # this request's draw favours `far`
+    ests = {"best": drawn("best", 0.8, best), "far": drawn("far", 0.6, far)}
+    short = Scheduler(Preferences(), Budget(), exploration_budget=1.0, eliminate=False, exploration_horizon=100)
+    d = short.decide(request(), [cand("best"), cand("far")], ests)
+    assert d.chosen == "best" and "would not repay itself" in d.reason
+    long = Scheduler(Preferences(), Budget(), exploration_budget=1.0, eliminate=False, exploration_horizon=100_000)
+    assert long.decide(request(), [cand("best"), cand("far")], ests).chosen == "far"
+
+
+def test_the_horizon_is_the_tasks_traffic_cache_hits_included():
+    sched = Scheduler(Preferences(), Budget())
+    for _ in range(3):
+        sched.count_request("logs")
+    sched.decide(request(task="logs"), [cand("a")], {"a": est("a")})
+    assert sched._horizon("logs") == 4 and sched._horizon("code") == 0
