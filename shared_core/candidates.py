@@ -22,7 +22,7 @@ from .config import CandidateConfig
 from .request import Request
 from .tokens import count_message_tokens, count_tokens
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("sls.candidates")
 _USAGE = ("input_tokens", "output_tokens", "cost_usd", "latency_s")
 
 

@@ -14,21 +14,28 @@ import logging
 import os
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("sls.tokens")
 DEFAULT_ENCODING = "cl100k_base"
 
 
 def _shipped_cache_dir() -> str | None:
-    spec = importlib.util.find_spec("llama_index.core")
+    try:
+        spec = importlib.util.find_spec("llama_index.core")
+    except ModuleNotFoundError:  # llama-index-core is an extra (sls[llamaindex])
+        return None
     if spec is None or not spec.submodule_search_locations:
         return None
     path = Path(list(spec.submodule_search_locations)[0]) / "_static" / "tiktoken_cache"
     return str(path) if path.is_dir() else None
 
 
-@functools.lru_cache(maxsize=4)
 def get_encoding(name: str = DEFAULT_ENCODING):
     """The tiktoken encoding, or None when it cannot be loaded offline."""
+    return _load_encoding(name)  # one cache entry per name, however it is passed
+
+
+@functools.lru_cache(maxsize=4)
+def _load_encoding(name: str):
     if "TIKTOKEN_CACHE_DIR" not in os.environ:
         shipped = _shipped_cache_dir()
         if shipped:
@@ -38,7 +45,9 @@ def get_encoding(name: str = DEFAULT_ENCODING):
 
         return tiktoken.get_encoding(name)
     except Exception as exc:  # no file and no network: degrade, don't fail a request
-        log.warning("tiktoken encoding %s unavailable (%s); counting tokens as characters/4", name, exc)
+        log.warning("tiktoken cannot load encoding %s (%s: no network and no cached copy?); counting tokens as "
+                    "characters/4. llama-index-core ships the encodings (pip install 'sls[llamaindex]'), or set "
+                    "TIKTOKEN_CACHE_DIR", name, type(exc).__name__)
         return None
 
 

@@ -30,7 +30,7 @@ from .request import Request
 from .storage import StateStore, dump_arrays, load_arrays
 from .storage.base import WAY_OUT
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("sls.updater")
 STATE_VERSION = 1
 MAX_PENDING = 100_000
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from scipy.special import betainc
 
 NEVER = 1.0 + 1e-6  # above any cosine: nothing clears it
 CLEAR = 1.0  # the margin of a query with no rival entry in sight
@@ -85,11 +84,10 @@ class ThresholdCalibrator:
     def _allowed_wrong(self, total: int) -> int:
         """The most wrong hits among `total` judged lookups whose upper confidence bound
         of the wrong share (Clopper-Pearson) stays under the target; -1 if none does."""
-        w = -1
-        # P(share <= target | w wrong of total) = I_target(w + 1, total - w), falling in w
-        while w + 1 < total and betainc(w + 2, total - w - 1, self.target) >= self.confidence:
-            w += 1
-        return w
+        # w wrong may be served while P(X >= w + 2) >= confidence, X ~ Binomial(total, target):
+        # the regularised incomplete beta I_target(w + 2, total - w - 1) of Clopper-Pearson
+        tail = binomial_tail(total, self.target)
+        return int(np.count_nonzero(tail[1:] >= self.confidence)) - 1
 
     def to_dict(self) -> dict:
         return {"pairs": list(self.pairs)}
@@ -98,3 +96,12 @@ class ThresholdCalibrator:
         self.pairs.extend((float(p[0]), bool(p[1]), float(p[2]) if len(p) > 2 else CLEAR)
                           for p in data.get("pairs", []))
         self._stale = len(self.pairs)
+
+
+def binomial_tail(n: int, p: float) -> np.ndarray:
+    """P(X >= k) for k = 0..n, X ~ Binomial(n, p), 0 < p < 1 (summed from the top in
+    log space, so it holds for n in the tens of thousands)."""
+    k = np.arange(n + 1)
+    log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1)))])
+    log_pmf = log_fact[n] - log_fact[k] - log_fact[n - k] + k * np.log(p) + (n - k) * np.log1p(-p)
+    return np.cumsum(np.exp(log_pmf)[::-1])[::-1]

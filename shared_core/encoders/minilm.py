@@ -32,6 +32,7 @@ _FILES = ("model.safetensors", "tokenizer.json", "config.json")
 class MiniLMEncoder(Encoder):
     def __init__(self, model: str | None = None, batch_size: int = 32):
         try:
+            import scipy.special  # noqa: F401  (erf, of the GELU in _block)
             from safetensors.numpy import load
             from tokenizers import Tokenizer
         except ImportError as exc:  # optional dependency

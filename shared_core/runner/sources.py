@@ -29,6 +29,7 @@ import numpy as np
 from ..candidates import Answer, Candidate, ReplayCandidate, SimulatedCandidate
 from ..config import CandidateConfig, SLSConfig
 from ..errors import ConfigError
+from ..providers import redact
 from ..request import Request
 from ..tokens import count_message_tokens
 
@@ -185,7 +186,6 @@ class LlamaIndexCandidate(LangChainCandidate):
 
 def llama_index(cand: CandidateConfig, spec: dict[str, Any], where: str, index: int = 0, **_: Any) -> Candidate:
     try:
-        from langchain_sls.candidates import redact
         from llama_index_sls.candidates import build_llm
     except ImportError as exc:
         raise ConfigError(where, f"LlamaIndex providers go through the LlamaIndex adapter: {exc}") from None

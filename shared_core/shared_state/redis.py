@@ -42,7 +42,7 @@ from ..providers import env_secrets, scrub
 from ..request import Request
 from . import LocalState
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("sls.shared_state.redis")
 BATCH = 1000  # stream entries per read
 MAX_STREAM = 1_000_000  # entries a stream keeps (approximately); a late worker replays at most these
 RETRY_S = 1.0  # seconds between reconnection attempts while Redis is down

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from ..request import Request
 from .base import Verifier
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("sls.verifiers.judge")
 
 DEFAULT_PROMPT = """You are grading an answer to a user's request.
 

@@ -33,7 +33,7 @@ from typing import Callable
 from ..request import Request
 from .base import Verifier
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("sls.verifiers.python_tests")
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _PY_TAGS = {"", "python", "python3", "py"}

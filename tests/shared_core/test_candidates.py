@@ -28,7 +28,7 @@ def ask(text: str) -> Request:
 def test_unusable_usage_is_dropped_with_a_warning_and_counted(caplog, field, value):
     cfg = config()
     answer = Answer("four words of text", **{field: value})
-    with caplog.at_level(logging.WARNING, logger="shared_core.candidates"):
+    with caplog.at_level(logging.WARNING, logger="sls.candidates"):
         answer.complete_usage(ask("hi"), cfg.candidate("m"), elapsed_s=0.25)
     assert f"candidate m reported {field}=" in caplog.text
     for name in ("input_tokens", "output_tokens", "cost_usd", "latency_s"):

@@ -250,7 +250,7 @@ def test_redis_killed_mid_run_serving_goes_on_and_it_resyncs(own_redis, prefix, 
     try:
         one.feedback(one.run(ask("before the crash")).request_id, 1.0)
         own_redis.kill()
-        with caplog.at_level(logging.WARNING, logger="shared_core.shared_state.redis"):
+        with caplog.at_level(logging.WARNING, logger="sls.shared_state.redis"):
             for i in range(3):
                 served = one.run(ask(f"during the crash {i}"))
                 assert served.text
@@ -282,7 +282,7 @@ def test_an_engine_starts_and_serves_while_redis_is_unreachable(prefix, caplog):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with caplog.at_level(logging.WARNING, logger="shared_core.shared_state.redis"):
+    with caplog.at_level(logging.WARNING, logger="sls.shared_state.redis"):
         eng = engine(config(f"redis://127.0.0.1:{port}/0", prefix))
     try:
         served = eng.run(ask("hello"))
