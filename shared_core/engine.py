@@ -40,7 +40,7 @@ from .stats import Usage, engine_state, summarize
 from .updater import Autosave, Pending, UpdateManager
 from .verifiers import Verifier, make_verifier
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("sls.engine")
 Chunk = TypeVar("Chunk")
 
 
