@@ -232,7 +232,7 @@ class CacheManager:
             del self.exact[entry.exact_key]
         self._pending_vectors.pop(entry.id, None)
         idx = self.semantic.scopes.get(entry.near_key or entry.scope)
-        if idx is not None and entry.id in idx.ids:
+        if idx is not None:
             idx.remove(entry.id)
 
     def _evict_overflow(self) -> None:
@@ -249,14 +249,15 @@ class CacheManager:
             meta = {
                 "next_id": self._next_id,
                 "entries": [e.to_dict() for e in self.entries.values()],
-                "scopes": {s: {"ids": [i for i in idx.ids if i not in idx.dead]}
-                           for s, idx in self.semantic.scopes.items()},
+                "scopes": {},
                 "policy": self.policy.to_dict(),
                 "reusers": {r.name: r.to_dict() for r in self.reusers},
                 "pending": sorted(self._pending_vectors),
             }
-            arrays = {f"scope_{s}": idx.vectors[[i for i, e in enumerate(idx.ids) if e not in idx.dead]]
-                      for s, idx in self.semantic.scopes.items()}
+            arrays = {}
+            for s, idx in self.semantic.scopes.items():  # one vector per group of identical ones
+                ids, sizes, arrays[f"scope_{s}"] = idx.export()
+                meta["scopes"][s] = {"ids": ids, "groups": sizes}
             if self._pending_vectors:
                 arrays["pending"] = np.stack([self._pending_vectors[i] for i in meta["pending"]])
             return meta, arrays
@@ -270,7 +271,11 @@ class CacheManager:
                 self.exact[entry.exact_key] = entry.id
             for scope, info in meta["scopes"].items():
                 idx = self.semantic.scope(scope)
-                if info["ids"]:
+                if not info["ids"]:
+                    continue
+                if "groups" in info:
+                    idx.load(list(info["ids"]), list(info["groups"]), arrays[f"scope_{scope}"])
+                else:  # saved with one vector per entry
                     idx.add_many(list(info["ids"]), arrays[f"scope_{scope}"])
             self.policy.load(meta.get("policy", {}))
             for reuser in self.reusers:

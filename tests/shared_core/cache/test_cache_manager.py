@@ -210,7 +210,7 @@ def test_follow_ups_use_the_exact_tier_only():
     assert Call(NEAR, history=history).lookup(cache).hit is None
     fid = confirmed(cache, Call(Q, history=history))
     assert Call(Q, history=history).lookup(cache).hit.entry_id == fid
-    assert all(fid not in idx.ids for idx in cache.semantic.scopes.values())  # never indexed for near-duplicates
+    assert all(fid not in idx for idx in cache.semantic.scopes.values())  # never indexed for near-duplicates
 
 
 PIN1 = [{"role": "user", "content": "My PIN is 1111"}]

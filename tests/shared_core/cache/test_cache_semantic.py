@@ -56,7 +56,7 @@ def test_auto_switches_to_hnsw_at_hnsw_from(rng):
     for i in range(50):
         probe = v if i == 49 else vecs[i]
         assert idx.search(probe)[0][0] == i  # every entry survived the move
-    np.testing.assert_allclose(idx.vectors[:49], vecs)
+    np.testing.assert_allclose(idx.export()[2][:49], vecs)
     idx.add(50, unit(rng, 1)[0])
     assert idx.is_hnsw and idx.index.ntotal == 51
 
@@ -89,8 +89,6 @@ def test_remove_is_never_returned(rng, n):
         found = [eid for eid, _ in idx.search(vecs[i], k=10)]
         assert i not in found and found  # still finds the others
     assert idx.search(vecs[5])[0][0] == 5
-    if not idx.is_hnsw:
-        assert idx.index.ntotal == n - 2  # flat indexes really delete
 
 
 @pytest.mark.parametrize("n", [20, 120])
@@ -111,11 +109,11 @@ def test_rebuild_after_many_removals(rng, mode):
     removed = list(range(0, 130, 2))  # 65 > max(64, 200 // 5)
     for i in removed[:-1]:
         idx.remove(i)
-    assert len(idx.dead) == 64 and len(idx.ids) == 200  # tombstoned, not yet rebuilt
+    assert len(idx.dead) == 64 and idx.index.ntotal == 200  # tombstoned, not yet rebuilt
     idx.remove(removed[-1])
-    assert idx.dead == set() and len(idx.ids) == 135 and idx.index.ntotal == 135 and len(idx) == 135
+    assert idx.dead == set() and idx.index.ntotal == 135 and len(idx) == 135
     assert idx.is_hnsw == (mode == "hnsw")
-    assert len(idx.vectors) == 135
+    assert len(idx.export()[2]) == 135
     for i in range(200):
         if i % 7:
             continue
@@ -132,9 +130,35 @@ def test_rows_of_vectors_follow_ids_after_rebuild(rng):
         idx.remove(i)
     for i in range(1, 100, 3)[:31]:
         idx.remove(i)
-    assert not idx.dead and len(idx.ids) == 35  # 65 removals: rebuilt
-    for row, eid in enumerate(idx.ids):
-        np.testing.assert_array_equal(idx.vectors[row], vecs[eid])
+    ids, sizes, vectors = idx.export()
+    assert not idx.dead and idx.index.ntotal == 35 and sizes == [1] * 35  # 65 removals: rebuilt
+    for row, eid in enumerate(ids):
+        np.testing.assert_array_equal(vectors[row], vecs[eid])
+
+
+def test_identical_vectors_share_one_position_and_come_back_oldest_first(rng):
+    idx, vecs = filled(rng, 10)
+    for eid in (100, 101, 102):  # the same vector as entry 4 (a line whose numbers changed)
+        idx.add(eid, vecs[4].copy())
+    assert idx.index.ntotal == 10 and len(idx) == 13 and 101 in idx
+    assert [eid for eid, _ in idx.search(vecs[4], k=4)] == [4, 100, 101, 102]
+    assert [eid for eid, _ in idx.search(vecs[4], k=2)] == [4, 100]
+    idx.remove(4)
+    idx.remove(101)
+    assert [eid for eid, _ in idx.search(vecs[4], k=2)] == [100, 102]
+    ids, sizes, vectors = idx.export()
+    assert len(vectors) == 10 and sorted(sizes, reverse=True)[:2] == [2, 1] and len(ids) == 11
+    back = ScopeIndex(DIM, SemanticCacheConfig())
+    back.load(ids, sizes, vectors)
+    assert back.index.ntotal == 10 and back.search(vecs[4], k=2) == idx.search(vecs[4], k=2)
+
+
+def test_a_vector_whose_entries_all_went_is_revived_not_added_again(rng):
+    idx, vecs = filled(rng, 5)
+    idx.remove(2)
+    assert idx.search(vecs[2], k=1)[0][0] != 2
+    idx.add(50, vecs[2].copy())
+    assert idx.index.ntotal == 5 and idx.search(vecs[2], k=1)[0][0] == 50 and not idx.dead
 
 
 def test_tier_scopes_are_isolated(rng):
