@@ -90,13 +90,15 @@ def _abstract(t: str) -> str:
     t = fold_ws(t)
     t = _HEX.sub(WILDCARD, t)
     t = "".join(WILDCARD if _PATH.fullmatch(p) else p for p in _PATH_SPLIT.split(t))
-    tokens = []
-    for tok in _TOKEN_SPLIT.split(t):
-        if (tok.lower() in _VALUE_WORDS or _NUMBER.fullmatch(tok) or _LONG_HEX.fullmatch(tok)
-                or _GLUED.fullmatch(tok)):
-            tok = WILDCARD
-        tokens.append(tok)
+    tokens = [WILDCARD if tok and _is_value(tok) else tok for tok in _TOKEN_SPLIT.split(t)]
     return _JOINED.sub(WILDCARD, "".join(tokens))
+
+
+@functools.lru_cache(maxsize=65536)  # tokens repeat far more than answers do
+def _is_value(tok: str) -> bool:
+    """A token Loghub abstracts: a number, a long hex id, a glued wildcard, a value word."""
+    return (tok.lower() in _VALUE_WORDS or _NUMBER.fullmatch(tok) is not None
+            or _LONG_HEX.fullmatch(tok) is not None or _GLUED.fullmatch(tok) is not None)
 
 
 @functools.lru_cache(maxsize=65536)  # pure, and the same answers come back (verify, cache, judge)
