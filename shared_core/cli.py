@@ -14,6 +14,7 @@ import yaml
 
 from .bench import default_data_dir
 from .bench.table import format_table
+from .optional import require
 
 BENCH_COLUMNS = ["method", "accuracy", "cost_usd", "time_s", "llm_calls", "cache_hits", "wrong_cache_hits"]
 
@@ -90,7 +91,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     variants, train_frac, baselines = bench_plan(args)
     if args.ceiling and not train_frac:
         raise SystemExit("sls bench --ceiling: the bandit reference is scored on the test part: give --train-frac")
-    progress = _progress((len(variants) + len(baselines)) * len(task.groups)) if not args.quiet else None
+    if baselines:
+        require("sklearn", "scikit-learn", "bench",
+                f"sls bench {args.task} (its static baselines; --baselines none skips them)")
+    if args.ceiling:
+        require("sklearn", "scikit-learn", "bench", "sls bench --ceiling")
+    progress = (None if args.quiet else
+                _progress((len(variants) + len(baselines)) * len(task.groups), f"sls bench {args.task}", "run"))
     result = run_bench(task, variants, args.feedback, args.warm, base, args.workers, progress,
                        train_frac=train_frac, baselines=baselines)
     split = (f", scored on the last {1 - train_frac:.0%} of each file ({result['train_queries']} train queries)"
@@ -101,7 +108,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(user_test_lines(result))
     print(f"router overhead per request: p50 {result['overhead_us']['p50']} us, p99 {result['overhead_us']['p99']} us")
     if args.ceiling:
-        result["ceiling"] = bench_ceiling(task, base, train_frac)
+        result["ceiling"] = bench_ceiling(task, base, train_frac, args.quiet)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1, default=_json_default))
         print(f"wrote {args.out}")
@@ -133,13 +140,14 @@ def user_test_lines(result: dict) -> str:
     return "\n".join(lines)
 
 
-def bench_ceiling(task, base, train_frac: float) -> dict:
+def bench_ceiling(task, base, train_frac: float, quiet: bool = False) -> dict:
     """--ceiling: the full-information one-call ceiling and the bandit reference, printed and returned."""
-    from .bench.ceiling import ceiling_report, format_ceiling
+    from .bench.ceiling import CEILING_STEPS, ceiling_report, format_ceiling
     from .bench.replay import train_sizes
 
     wtp = base.preferences.willingness_to_pay_usd or 0.01
-    report = ceiling_report(task.groups, task.models, train_sizes(task, train_frac), wtp)
+    tick = None if quiet else _progress(CEILING_STEPS * len(task.groups), "sls bench --ceiling", "step")
+    report = ceiling_report(task.groups, task.models, train_sizes(task, train_frac), wtp, tick=tick)
     print(format_ceiling(report))
     return report
 
@@ -202,17 +210,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(total: int):
-    done = [0]
+def _progress(total: int, what: str, unit: str):
+    """A progress bar on stderr (tqdm); tick(label) advances it, and the last tick closes it."""
+    from tqdm import tqdm
 
-    def tick(label: str) -> None:
-        done[0] += 1
-        width = 30
-        filled = int(width * done[0] / total)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done[0]}/{total} {label:<40}")
-        if done[0] == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+    bar = tqdm(total=total, desc=what, unit=unit, file=sys.stderr, dynamic_ncols=True)
+
+    def tick(label: str = "") -> None:
+        if label:
+            bar.set_postfix_str(label, refresh=False)
+        bar.update(1)
+        if bar.n >= total:
+            bar.close()
 
     return tick
 

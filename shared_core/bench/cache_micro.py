@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from .scale import load_corpus, parse_sizes, percentiles_us, rss_bytes
 from .table import format_table
 
 SCOPE = "bench"
+TICK = 1000  # puts between two updates of the progress bar
 COLUMNS = ["entries", "index", "lookup_p50_us", "lookup_p99_us", "hits", "bytes_per_entry", "puts_per_s",
            "recall_at_1", "possible"]
 HEADERS = ["entries", "index", "lookup p50 us", "p99 us", "hit share", "bytes/entry", "puts/s", "recall@1",
@@ -41,17 +43,23 @@ def _request(line: str) -> Request:
     return Request(messages=[{"role": "user", "content": line}], task="logparsing")
 
 
-def fill(cache: CacheManager, lines: list[str], answers: list[str], vectors: np.ndarray) -> float:
+def fill(cache: CacheManager, lines: list[str], answers: list[str], vectors: np.ndarray, progress=None) -> float:
     """Store and confirm every line; seconds taken."""
     t0 = time.perf_counter()
     for i, (line, answer) in enumerate(zip(lines, answers)):
         req = _request(line)
         entry_id = cache.store(req, SCOPE, f"k{i}", vectors[i], answer, "model")
         cache.judge_entry(entry_id, req, True)
+        if progress is not None and i % TICK == TICK - 1:
+            progress.update(TICK)
+    if progress is not None:
+        progress.update(len(lines) % TICK)
     return time.perf_counter() - t0
 
 
-def measure(size: int, corpus, encoder, lookups: int = 2000, seed: int = 0) -> dict:
+def measure(size: int, corpus, encoder, lookups: int = 2000, seed: int = 0, progress=None) -> dict:
+    if progress is not None:
+        progress.set_postfix_str(f"{size} entries: encoding")
     lines, answers = corpus.stored(size, seed)
     vectors = encoder.encode(lines)
     queries = corpus.queries(lookups, seed + 1)
@@ -59,7 +67,9 @@ def measure(size: int, corpus, encoder, lookups: int = 2000, seed: int = 0) -> d
     cache = CacheManager(CacheConfig(), encoder.dim, [make_reuser("log_template")])
     gc.collect()
     before = rss_bytes()
-    put_s = fill(cache, lines, answers, vectors)
+    if progress is not None:
+        progress.set_postfix_str(f"{size} entries: puts, then lookups")
+    put_s = fill(cache, lines, answers, vectors, progress)
     gc.collect()
     grown = rss_bytes() - before
     key = near_key(_request(queries[0]), SCOPE)
@@ -71,6 +81,8 @@ def measure(size: int, corpus, encoder, lookups: int = 2000, seed: int = 0) -> d
         found = cache.lookup(req, SCOPE, f"new{j}", qvecs[j])
         times.append(time.perf_counter() - t)
         hits += found.hit is not None
+        if progress is not None:
+            progress.update(1)
     recall, possible = near_duplicate_recall(index, vectors, qvecs, cache.config.semantic.floor)
     p50, p99 = percentiles_us(times)
     return {"entries": size, "index": "hnsw" if index.is_hnsw else "flat", "lookup_p50_us": p50,
@@ -94,10 +106,10 @@ def run(sizes: list[int], lookups: int = 2000, seed: int = 0, data: str | None =
     corpus = load_corpus(data)
     encoder = HashingEncoder()
     rows = []
+    if progress is not None:  # a bar over every put and lookup: the largest size is most of the time
+        progress.reset(total=sum(sizes) + lookups * len(sizes))
     for size in sizes:
-        rows.append(measure(size, corpus, encoder, lookups, seed))
-        if progress is not None:
-            progress.update(1)
+        rows.append(measure(size, corpus, encoder, lookups, seed, progress))
     return {"corpus": corpus.source, "lookups": lookups, "sizes": rows}
 
 
@@ -106,7 +118,7 @@ def main(sizes: str | list[int] | None = None, out: str | None = None, data: str
     sizes = parse_sizes(sizes) if not isinstance(sizes, list) else sizes
     from tqdm import tqdm
 
-    with tqdm(total=len(sizes), desc="sls bench cache", unit="size", disable=quiet) as bar:
+    with tqdm(desc="sls bench cache", unit="op", unit_scale=True, disable=quiet, file=sys.stderr) as bar:
         result = run(sizes, data=data, progress=bar)
     print(f"\ncache, one scope of confirmed log lines ({result['corpus']}), template reuse on, "
           f"{result['lookups']} new lines looked up per size")

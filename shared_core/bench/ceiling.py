@@ -19,6 +19,7 @@ benchmark target has to be read against.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ import numpy as np
 
 from .baselines.common import Arrays
 from .replay import ReplayGroup
+
+FOLDS = 10  # of the cross-fit of the full-information ceiling
 
 
 @dataclass
@@ -51,7 +54,8 @@ def _arrays(group: ReplayGroup, models: list[str]) -> tuple[Arrays, np.ndarray, 
 
 
 def cross_fitted_success(texts: list[str], y: np.ndarray, folds: int = 10, seed: int = 0,
-                         regularisation: tuple[float, ...] = (1.0,)) -> list[np.ndarray]:
+                         regularisation: tuple[float, ...] = (1.0,), tick: Callable[[], None] | None = None
+                         ) -> list[np.ndarray]:
     """P(model right) for every query and model, one array per regularisation
     strength, each from classifiers trained on all models' labels of the other folds."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -74,6 +78,8 @@ def cross_fitted_success(texts: list[str], y: np.ndarray, folds: int = 10, seed:
                     p[test, j] = clf.predict_proba(x_test)[:, 1]
                 else:
                     p[test, j] = (labels.sum() + 1) / (len(labels) + 2)
+        if tick:
+            tick()
     return out
 
 
@@ -86,8 +92,9 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def full_information_ceiling(group: ReplayGroup, models: list[str], budget_frac: float = 0.1,
-                             folds: int = 10, seed: int = 0, regularisation: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0)
-                             ) -> Ceiling:
+                             folds: int = FOLDS, seed: int = 0,
+                             regularisation: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0),
+                             tick: Callable[[], None] | None = None) -> Ceiling:
     """The most accurate one-call plan within `budget_frac` of the most accurate
     single model's cost, from cross-fitted full-information classifiers."""
     arr, y, c = _arrays(group, models)
@@ -95,7 +102,7 @@ def full_information_ceiling(group: ReplayGroup, models: list[str], budget_frac:
     budget = budget_frac * float(c[:, best].sum())
     rows = np.arange(len(y))
     acc, cost, auc = -1.0, 0.0, {}
-    for p in cross_fitted_success(group.queries, y, folds, seed, regularisation):
+    for p in cross_fitted_success(group.queries, y, folds, seed, regularisation, tick):
         for lam in np.concatenate([[0.0], np.logspace(-1, 6, 141)]):
             pick = (p - lam * c).argmax(axis=1)
             a, s = float(y[rows, pick].mean()), float(c[rows, pick].sum())
@@ -130,7 +137,7 @@ def thompson_replay(y: np.ndarray, c: np.ndarray, start: int, score_from: int, w
 
 
 def bandit_reference(group: ReplayGroup, models: list[str], train_size: int, wtp: float,
-                     seeds: int = 20) -> dict[str, dict[str, float]]:
+                     seeds: int = 20, tick: Callable[[], None] | None = None) -> dict[str, dict[str, float]]:
     """Mean and spread over seeds, cold on the test part and online from the train part."""
     _, y, c = _arrays(group, models)
     out = {}
@@ -138,14 +145,21 @@ def bandit_reference(group: ReplayGroup, models: list[str], train_size: int, wtp
         runs = np.array([thompson_replay(y, c, start, train_size, wtp, s) for s in range(seeds)])
         out[name] = {"accuracy": round(float(runs[:, 0].mean()), 4), "accuracy_sd": round(float(runs[:, 0].std()), 4),
                      "cost_usd": round(float(runs[:, 1].mean()), 4)}
+        if tick:
+            tick()
     return out
 
 
+CEILING_STEPS = FOLDS + 2  # what ceiling_report ticks per file: each fold of the cross-fit, each bandit start
+
+
 def ceiling_report(groups: list[ReplayGroup], models: list[str], train_sizes: list[int], wtp: float,
-                   budget_frac: float = 0.1, seeds: int = 20) -> dict[str, dict[str, Any]]:
-    """Per file: the full-information ceiling (whole file) and the bandit reference (test part)."""
-    return {g.name: {"full_information": full_information_ceiling(g, models, budget_frac).to_dict(),
-                     "bandit": bandit_reference(g, models, n, wtp, seeds)}
+                   budget_frac: float = 0.1, seeds: int = 20, tick: Callable[[], None] | None = None
+                   ) -> dict[str, dict[str, Any]]:
+    """Per file: the full-information ceiling (whole file) and the bandit reference (test part);
+    `tick` is called CEILING_STEPS times a file, for a progress bar."""
+    return {g.name: {"full_information": full_information_ceiling(g, models, budget_frac, tick=tick).to_dict(),
+                     "bandit": bandit_reference(g, models, n, wtp, seeds, tick)}
             for g, n in zip(groups, train_sizes)}
 
 
