@@ -3,12 +3,16 @@ run, so callbacks, tracers and LangSmith see which model served."""
 
 from __future__ import annotations
 
+import inspect
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManager, AsyncCallbackManagerForLLMRun, CallbackManager
-from langchain_core.runnables import RunnableConfig
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import AIMessageChunk
+from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_core.utils.uuid import uuid7
 
 PARENT_KW = "_sls_stream_parent"
@@ -30,7 +34,11 @@ def _child_manager(run_id: uuid.UUID, parent: Any, async_: bool) -> CallbackMana
 
 
 def child_of(run_manager: Any) -> CallbackManager | AsyncCallbackManager | None:
-    if run_manager is None:
+    """Callbacks for a candidate run inside the router's run; None when the
+    router's run has no handler at all (nothing would see the child, and a
+    handler configured later, from the environment or a context hook, would
+    be one the router's run had too)."""
+    if run_manager is None or not (run_manager.handlers or run_manager.inheritable_handlers):
         return None
     return _child_manager(run_manager.run_id, run_manager, isinstance(run_manager, AsyncCallbackManagerForLLMRun))
 
@@ -74,3 +82,36 @@ def stream_callbacks(run_manager: Any, parent: StreamParent | None) -> Any:
     if parent is not None:
         return parent.child()
     return child_of(pending)
+
+
+def signatures_once(cls: type) -> type:
+    """langchain-core reads the signature of `_generate` / `_agenerate` on every
+    call (does it take `run_manager`?); a `__signature__` made once answers from
+    there instead of parsing the function again (tens of us a call)."""
+    for name in ("_generate", "_agenerate"):
+        fn = cls.__dict__[name]
+        fn.__signature__ = inspect.signature(fn)
+    return cls
+
+
+class ChildRuns:
+    """Mixed into the router before `BaseChatModel`: makes the router's run known
+    to `_stream` (by `stream()`/`astream()`, or by `_should_stream` when invoke
+    streams internally), so each candidate's streamed run is its child."""
+
+    def _should_stream(self, *, async_api: bool, run_manager: Any = None, **kwargs: Any) -> bool:
+        ok = super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)  # type: ignore[misc]
+        PENDING_RUN.set(run_manager if ok else None)
+        return ok
+
+    def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+               stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
+        parent = StreamParent(ensure_config(config), async_=False)
+        yield from super().stream(input, parent.config, stop=stop, **{PARENT_KW: parent}, **kwargs)  # type: ignore[misc]
+
+    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+                      stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+        parent = StreamParent(ensure_config(config), async_=True)
+        async for chunk in super().astream(  # type: ignore[misc]
+                input, parent.config, stop=stop, **{PARENT_KW: parent}, **kwargs):
+            yield chunk

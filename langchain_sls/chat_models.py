@@ -30,7 +30,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -42,7 +42,7 @@ from shared_core.request import Request
 from shared_core.router import RouterFacade
 from shared_core.tokens import count_tokens, get_encoding
 
-from ._callbacks import PARENT_KW, PENDING_RUN, StreamParent, child_config, child_of, stream_callbacks
+from ._callbacks import PARENT_KW, ChildRuns, child_config, child_of, signatures_once, stream_callbacks
 from ._calls import Call, candidate_runnable, prepare, scrubbed, to_answer
 from ._config import assemble, profile_of
 from ._streaming import Seen, aheld_empties, held_empties
@@ -54,7 +54,8 @@ from .verifiers import build_verifiers
 _PRIVATE_PREFIX = "_sls_"
 
 
-class SmartRouterLLM(RouterFacade, BaseChatModel):
+@signatures_once
+class SmartRouterLLM(RouterFacade, ChildRuns, BaseChatModel):
     """A chat model that routes each call to the most cost-effective candidate.
 
     Build it from YAML (`SmartRouterLLM.from_config("router.yaml")`) or in Python:
@@ -161,8 +162,9 @@ class SmartRouterLLM(RouterFacade, BaseChatModel):
         return params
 
     def _get_invocation_params(self, stop: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
-        kwargs = {k: v for k, v in kwargs.items() if not k.startswith(_PRIVATE_PREFIX)}
-        return super()._get_invocation_params(stop=stop, **kwargs)
+        # what the base class returns, without its deprecated self.dict() detour (run on every call)
+        params = {**self._identifying_params, "_type": self._llm_type, "stop": stop}
+        return {**params, **{k: v for k, v in kwargs.items() if not k.startswith(_PRIVATE_PREFIX)}}
 
     # -- tokens (offline: tiktoken with the encodings llama-index-core ships) -------------
     def get_token_ids(self, text: str) -> list[int]:
@@ -218,10 +220,11 @@ class SmartRouterLLM(RouterFacade, BaseChatModel):
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         call = prepare(self, messages, stop, kwargs)
         callbacks = child_of(run_manager)
+        models, secrets = self._models, self._secrets  # pydantic private attributes are slow to read
 
         def invoke(name: str, request: Request) -> Answer:
-            with scrubbed(self._secrets):
-                out = candidate_runnable(self._models[name], call).invoke(
+            with scrubbed(secrets):
+                out = candidate_runnable(models[name], call).invoke(
                     call.messages, config=child_config(name, callbacks), **call.call_kwargs)
             return self._answer(call, out)
 
@@ -241,22 +244,6 @@ class SmartRouterLLM(RouterFacade, BaseChatModel):
         return _chat_result(await self._engine.arun(call.request, acall=self._aguarded(ainvoke)))
 
     # -- stream / astream ---------------------------------------------------------------------------------
-    def _should_stream(self, *, async_api: bool, run_manager: Any = None, **kwargs: Any) -> bool:
-        ok = super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
-        PENDING_RUN.set(run_manager if ok else None)
-        return ok
-
-    def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-               stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
-        parent = StreamParent(ensure_config(config), async_=False)
-        yield from super().stream(input, parent.config, stop=stop, **{PARENT_KW: parent}, **kwargs)
-
-    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-                      stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
-        parent = StreamParent(ensure_config(config), async_=True)
-        async for chunk in super().astream(input, parent.config, stop=stop, **{PARENT_KW: parent}, **kwargs):
-            yield chunk
-
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         callbacks = stream_callbacks(run_manager, kwargs.get(PARENT_KW))

@@ -85,6 +85,7 @@ class SmartRouterLLM(RouterFacade, FunctionCallingLLM):
     _engine: Engine = PrivateAttr()
     _llms: dict[str, LLM] = PrivateAttr()
     _limits: tuple[float | None, int | None] = PrivateAttr(default=(None, None))  # (timeout, retries)
+    _metadata: tuple[Any, LLMMetadata] | None = PrivateAttr(default=None)
 
     def __init__(self, engine: Engine, llms: dict[str, LLM], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -130,7 +131,14 @@ class SmartRouterLLM(RouterFacade, FunctionCallingLLM):
     def metadata(self) -> LLMMetadata:
         """Honest limits: the largest context window any serving candidate has
         (a request that needs more is excluded by the engine, with a reason);
-        function calling only when a tool-capable candidate exists."""
+        function calling only when a tool-capable candidate exists. (Read on
+        every call, for the instrumentation events: kept until what it depends on changes.)"""
+        key = (tuple(self.candidate_names or ()), self.candidate_names is None, self.max_tokens)
+        if self._metadata is None or self._metadata[0] != key:
+            self._metadata = (key, self._compute_metadata())
+        return self._metadata[1]
+
+    def _compute_metadata(self) -> LLMMetadata:
         cands = self._serving()
         return LLMMetadata(
             context_window=max(c.context_window for c in cands),
