@@ -10,10 +10,10 @@ For every result file (one replay), three tables:
 - the cascade row (several calls per query) against the cascade baseline and
   the best single model, kept apart from one-call routing.
 
-The plot puts every method of every file on accuracy against cost (log
-scale): SLS rows, single models, random, oracle, the baselines with their knob
-swept as lines, and the Pareto front of the methods drawn as a step line.
-matplotlib is imported only when a plot is asked for (`pip install sls[report]`).
+The comparators are the static baselines, every single model at or below
+SLS's cost (the cheap ones a user would try first, the most accurate of them
+marked), the most accurate single model, random and the ablations. The plot is
+`plot.py`'s.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import Any
+
+from .plot import pareto_front, plot  # noqa: F401  (pareto_front: part of this module's interface)
+from .table import dominance, format_dominance
 
 ONE_CALL = ("sls",)
 CASCADE = "sls-cascade"
@@ -72,7 +75,10 @@ def comparisons(result: dict[str, Any], method: str = "sls") -> list[dict[str, A
         return []
     curves = result.get("curves", {})
     out = []
-    names = [b for b in BASELINE_ORDER if b in rows] + [r for r in REFERENCE if r in rows and r != method]
+    cheap = sorted((r for r in rows.values() if r["method"].startswith("single:")
+                    and r["cost_usd"] <= sls["cost_usd"] + 1e-9), key=lambda r: (-r["accuracy"], r["cost_usd"]))
+    names = ([b for b in BASELINE_ORDER if b in rows] + [r["method"] for r in cheap]
+             + [r for r in REFERENCE if r in rows and r != method])
     for name in names:
         other = rows[name]
         fig = improvement(sls, other)
@@ -118,24 +124,40 @@ def _versus(result: dict[str, Any], heading: str) -> list[str]:
     lines = [f"{heading} (one call per query: accuracy {s['accuracy']:.4f}, ${s['cost_usd']:.4f}, "
              f"{s['time_s']:.1f} s) against each method", ""]
     table = []
+    cheap = (dominance(result["rows"]) or {}).get("best_at_or_below_cost")
     for c in comparisons(result):
         eq = c["at_sls_cost"]
-        table.append([c["method"], c["accuracy"], c["cost_usd"], _pct(c["performance_improvement_pct"]),
+        table.append([_comparator(c["method"], rows, cheap), c["accuracy"], c["cost_usd"], _pct(c["performance_improvement_pct"]),
                       _pct(c["time_reduction_pct"]),
                       "-" if c["cost_ratio"] is None else f"{c['cost_ratio']:.2f}x",
                       "-" if eq is None else f"{eq['accuracy']:.4f} (${eq['cost_usd']:.4f})",
                       "yes" if c["dominates"] else "no"])
     lines += [_md_table(["vs", "its accuracy", "its cost $", "performance improvement", "time reduction",
                          "SLS cost / its cost", "its best accuracy at <= SLS cost", "SLS ahead at <= cost"], table), ""]
-    from .table import dominance, format_dominance
-
     lines += [f"The user's test: {format_dominance(dominance(result['rows']))}.", ""]
     best = rows.get("best-single")
     if best and best["accuracy"] and best["cost_usd"]:
-        lines += [f"Best single model ({best.get('model', 'best-single')}): {best['accuracy']:.4f} for "
+        lines += [f"Most accurate single model ({best.get('model', 'best-single')}): {best['accuracy']:.4f} for "
                   f"${best['cost_usd']:.4f}; SLS reaches {s['accuracy'] / best['accuracy']:.1%} of its accuracy "
                   f"at {s['cost_usd'] / best['cost_usd']:.1%} of its cost.", ""]
+    if cheap:
+        lines += [f"Best single model at or below SLS's cost ({cheap['method'][7:]}): {cheap['accuracy']:.4f} for "
+                  f"${cheap['cost_usd']:.4f}; SLS is {(s['accuracy'] - cheap['accuracy']) * 100:+.1f} points "
+                  f"against it at {s['cost_usd'] / cheap['cost_usd']:.2f}x its cost.", ""]
+    elif rows.get("best-single"):
+        lines += ["No single model costs as little as SLS.", ""]
     return lines
+
+
+def _comparator(method: str, rows: dict[str, dict[str, Any]], cheap: dict[str, Any] | None) -> str:
+    """A comparator's name in the table: single models by name, marked when they are the
+    best at or below SLS's cost or the most accurate."""
+    if method == "best-single":
+        return f"most accurate single ({rows[method].get('model', '?')})"
+    if method.startswith("single:"):
+        tag = ", the best at <= SLS cost" if cheap and cheap["method"] == method else ""
+        return f"{method[7:]} (single{tag})"
+    return method
 
 
 def _ceiling_lines(result: dict[str, Any]) -> list[str]:
@@ -189,84 +211,6 @@ def markdown(results: list[dict[str, Any]], plot: str | None = None) -> str:
     if plot:
         parts.append(f"Accuracy against cost: `{plot}`")
     return "\n".join(parts) + "\n"
-
-
-# -- the plot ----------------------------------------------------------------------------
-def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """(cost, accuracy) points no other point beats on both, by increasing cost."""
-    front, best = [], -math.inf
-    for cost, acc in sorted(points, key=lambda p: (p[0], -p[1])):
-        if acc > best:
-            front.append((cost, acc))
-            best = acc
-    return front
-
-
-def plot(results: list[dict[str, Any]], path: str | Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # optional extra
-        raise SystemExit("sls report --plot needs matplotlib: pip install 'sls[report]'") from exc
-    from matplotlib.ticker import NullFormatter
-
-    panels = []  # (title, entry with rows and curves): one per replay file
-    for result in results:
-        files = result.get("files") or {}
-        split = f", last {1 - result['train_frac']:.0%}" if result.get("train_frac") else ""
-        if len(files) > 1:
-            panels += [(f"{result['task']}: {name} ({e['queries']} queries{split})", e) for name, e in files.items()]
-        else:
-            panels.append((f"{result['task']} ({result['queries']} queries{split})", result))
-    cols = min(3, len(panels))
-    nrows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(6.2 * cols, 5.0 * nrows), squeeze=False)
-    for ax in axes.flat[len(panels):]:
-        ax.axis("off")
-    for ax, (title, result) in zip(axes.flat, panels):
-        rows = result["rows"]
-        pts = []
-        for r in rows:
-            m, x, y = r["method"], max(r["cost_usd"], 1e-4), r["accuracy"]
-            if m != "oracle":  # hindsight is not a method: drawn, but not on the front
-                pts.append((x, y))
-            if m.startswith("single:"):
-                ax.scatter(x, y, s=22, color="0.6", zorder=2)
-                ax.annotate(m[7:], (x, y), fontsize=6, color="0.4", xytext=(3, -6), textcoords="offset points")
-            elif m == "oracle":
-                ax.scatter(x, y, marker="*", s=160, color="gold", edgecolor="k", zorder=4, label="oracle")
-            elif m == "sls":
-                ax.scatter(x, y, marker="o", s=90, color="tab:red", edgecolor="k", zorder=5, label="sls")
-            elif m == CASCADE:
-                ax.scatter(x, y, marker="P", s=90, color="tab:purple", edgecolor="k", zorder=5, label="sls-cascade (several calls)")
-            elif m.startswith("sls"):
-                ax.scatter(x, y, marker="o", s=35, color="salmon", zorder=3)
-                ax.annotate(m, (x, y), fontsize=6, color="tab:red", xytext=(3, 3), textcoords="offset points")
-            elif m in BASELINE_ORDER:
-                line = ax.scatter(x, y, marker="s", s=60, edgecolor="k", zorder=4, label=m)
-                curve = sorted(result.get("curves", {}).get(m, []), key=lambda p: p["cost_usd"])
-                if curve:
-                    ax.plot([max(p["cost_usd"], 1e-4) for p in curve], [p["accuracy"] for p in curve], "-",
-                            color=line.get_facecolor()[0], alpha=0.6, lw=1.2, zorder=3)
-            elif m in ("random", "best-single"):
-                ax.scatter(x, y, marker="D", s=30, color="tab:gray", zorder=3)
-                ax.annotate(m, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
-        front = pareto_front(pts)
-        xs = [p[0] for p in front]
-        ys = [p[1] for p in front]
-        ax.step(xs, ys, where="post", color="k", ls="--", lw=1, label="Pareto front (methods)", zorder=1)
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("cost (USD, log scale)")
-        ax.set_ylabel("accuracy")
-        ax.set_title(title, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
 
 
 def write_report(results: list[dict[str, Any]], out: str | Path | None = None, plot_path: str | Path | None = None) -> str:

@@ -105,3 +105,13 @@ def test_cli_report(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     assert main(["report", str(res), "--out", str(tmp_path / "r.md"), "--plot", str(tmp_path / "p.png")]) == 0
     assert (tmp_path / "p.png").exists()
+
+
+def test_markdown_lists_the_cheap_single_models_beside_sls():
+    result = _result(files=False)
+    result["rows"].append(_row("single:tiny", 0.40, 0.02, 40.0))
+    md = markdown([result])
+    small = md.index("| small (single, the best at <= SLS cost) | 0.5500 | 0.0500 |")
+    assert small < md.index("| tiny (single) | 0.4000 | 0.0200 |") < md.index("| most accurate single (big) |")
+    assert ("Best single model at or below SLS's cost (small): 0.5500 for $0.0500; SLS is +15.0 points "
+            "against it at 2.00x its cost.") in md
