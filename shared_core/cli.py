@@ -76,7 +76,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.task == "cache":
         from .bench.cache_micro import main as cache_main
 
-        return cache_main(args.sizes or ([args.entries] if args.entries else None), args.out, quiet=args.quiet)
+        return cache_main(args.sizes or ([args.entries] if args.entries else None), args.out, quiet=args.quiet,
+                          distinct=args.distinct)
     if args.task == "route":
         from .bench.route import main as route_main
 
@@ -331,6 +332,7 @@ BENCH_EXAMPLES = """examples:
   sls bench codegen --out codegen.json        # MBPP (RouterBench, 11 LLMs), against static baselines
   sls bench qa --ceiling --out qa.json        # ARC-Challenge + Winogrande, with what any router could reach
   sls bench cache --sizes 1000,10000,100000   # cache lookup, memory, puts, recall as entries grow
+  sls bench cache --distinct                  # the same with no two entries sharing a vector
   sls bench route --sizes 1000,10000          # plan(), predictor, lookup, exact hit, adapter overhead
 
 data: --data FOLDER or FILE, else $SLS_DATA/<task>, else ../shared/data/<task>;
@@ -367,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--limit", type=int, help="only the first N queries of each file")
     bench.add_argument("--entries", type=int, help="cache, semantic --scale: entries (default 100000)")
     bench.add_argument("--sizes", help="cache, route: comma-separated entry counts (default 1000,10000,100000)")
+    bench.add_argument("--distinct", action="store_true",
+                       help="cache: a random word in front of every line, so that no two entries share a vector")
     bench.add_argument("--observations", type=int, default=50_000,
                        help="route: predictor observations at most (min(size, this); default 50000)")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")

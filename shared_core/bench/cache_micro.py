@@ -57,12 +57,15 @@ def fill(cache: CacheManager, lines: list[str], answers: list[str], vectors: np.
     return time.perf_counter() - t0
 
 
-def measure(size: int, corpus, encoder, lookups: int = 2000, seed: int = 0, progress=None) -> dict:
+def measure(size: int, corpus, encoder, lookups: int = 2000, seed: int = 0, progress=None,
+            distinct: bool = False) -> dict:
     if progress is not None:
         progress.set_postfix_str(f"{size} entries: encoding")
-    lines, answers = corpus.stored(size, seed)
+    lines, answers = corpus.stored(size, seed, distinct)
     vectors = encoder.encode(lines)
     queries = corpus.queries(lookups, seed + 1)
+    if distinct:  # near copies of stored lines: one's random word in front of a new line
+        queries = [lines[i % size].split(" ", 1)[0] + " " + q for i, q in zip(range(0, 10**9, 7919), queries)]
     qvecs = encoder.encode(queries)
     cache = CacheManager(CacheConfig(), encoder.dim, [make_reuser("log_template")])
     gc.collect()
@@ -102,25 +105,28 @@ def near_duplicate_recall(index, vectors: np.ndarray, queries: np.ndarray, floor
     return (round(agree / possible, 4) if possible else None), possible
 
 
-def run(sizes: list[int], lookups: int = 2000, seed: int = 0, data: str | None = None, progress=None) -> dict:
+def run(sizes: list[int], lookups: int = 2000, seed: int = 0, data: str | None = None, progress=None,
+        distinct: bool = False) -> dict:
     corpus = load_corpus(data)
     encoder = HashingEncoder()
     rows = []
     if progress is not None:  # a bar over every put and lookup: the largest size is most of the time
         progress.reset(total=sum(sizes) + lookups * len(sizes))
     for size in sizes:
-        rows.append(measure(size, corpus, encoder, lookups, seed, progress))
-    return {"corpus": corpus.source, "lookups": lookups, "sizes": rows}
+        rows.append(measure(size, corpus, encoder, lookups, seed, progress, distinct))
+    return {"corpus": corpus.source, "lookups": lookups, "distinct": distinct, "sizes": rows}
 
 
 def main(sizes: str | list[int] | None = None, out: str | None = None, data: str | None = None,
-         quiet: bool = False) -> int:
+         quiet: bool = False, distinct: bool = False) -> int:
     sizes = parse_sizes(sizes) if not isinstance(sizes, list) else sizes
     from tqdm import tqdm
 
     with tqdm(desc="sls bench cache", unit="op", unit_scale=True, disable=quiet, file=sys.stderr) as bar:
-        result = run(sizes, data=data, progress=bar)
-    print(f"\ncache, one scope of confirmed log lines ({result['corpus']}), template reuse on, "
+        result = run(sizes, data=data, progress=bar, distinct=distinct)
+    shared = ("a random word in front of every line: no two vectors alike" if distinct
+              else "lines that differ only in numbers share a vector")
+    print(f"\ncache, one scope of confirmed log lines ({result['corpus']}; {shared}), template reuse on, "
           f"{result['lookups']} new lines looked up per size")
     print(format_table(result["sizes"], COLUMNS, HEADERS))
     print("recall@1: near-duplicate index against exact search, over the lookups whose nearest stored line "

@@ -40,8 +40,10 @@ class LogCorpus:
     held_templates: list[str]
     source: str
 
-    def stored(self, n: int, seed: int = 0) -> tuple[list[str], list[str]]:
-        """n lines to store and their templates; past the corpus, numbers re-drawn."""
+    def stored(self, n: int, seed: int = 0, distinct: bool = False) -> tuple[list[str], list[str]]:
+        """n lines to store and their templates; past the corpus, numbers re-drawn.
+        `distinct`: each line also gets a word of random letters in front, so that no
+        two lines share a vector (the hashing encoder folds numbers, not letters)."""
         rng = np.random.default_rng(seed)
         lines, templates = [], []
         for i in range(n):
@@ -49,6 +51,8 @@ class LogCorpus:
             line = self.lines[j]
             if i >= len(self.lines):
                 line = _NUMBER.sub(lambda _m: str(int(rng.integers(0, 10**6))), line)
+            if distinct:
+                line = _random_word(rng) + " " + line
             lines.append(line)
             templates.append(self.templates[j])
         return lines, templates
@@ -58,6 +62,10 @@ class LogCorpus:
         rng = np.random.default_rng(seed)
         picks = rng.integers(0, len(self.held_lines), size=n)
         return [_NUMBER.sub(lambda _m: str(int(rng.integers(0, 10**6))), self.held_lines[int(j)]) for j in picks]
+
+
+def _random_word(rng: np.random.Generator) -> str:
+    return "".join(chr(97 + int(c)) for c in rng.integers(0, 26, size=8))
 
 
 def load_corpus(data: str | Path | None = None) -> LogCorpus:

@@ -56,7 +56,7 @@ def test_auto_switches_to_hnsw_at_hnsw_from(rng):
     for i in range(50):
         probe = v if i == 49 else vecs[i]
         assert idx.search(probe)[0][0] == i  # every entry survived the move
-    np.testing.assert_allclose(idx.export()[2][:49], vecs)
+    np.testing.assert_allclose(idx.export()[2][:49], vecs, atol=1e-3)  # HNSW keeps float16
     idx.add(50, unit(rng, 1)[0])
     assert idx.is_hnsw and idx.index.ntotal == 51
 
@@ -121,7 +121,7 @@ def test_rebuild_after_many_removals(rng, mode):
         if i in removed:
             assert i not in [eid for eid, _ in top]
         else:
-            assert top[0] == (i, pytest.approx(1.0, abs=1e-5))
+            assert top[0] == (i, pytest.approx(1.0, abs=1e-3))
 
 
 def test_rows_of_vectors_follow_ids_after_rebuild(rng):
@@ -151,6 +151,18 @@ def test_identical_vectors_share_one_position_and_come_back_oldest_first(rng):
     back = ScopeIndex(DIM, SemanticCacheConfig())
     back.load(ids, sizes, vectors)
     assert back.index.ntotal == 10 and back.search(vecs[4], k=2) == idx.search(vecs[4], k=2)
+
+
+@pytest.mark.parametrize("mode", ["flat", "hnsw"])
+def test_identical_vectors_are_shared_in_both_modes_and_after_a_rebuild(rng, mode):
+    idx, vecs = filled(rng, 100, index=mode)
+    idx.add(500, vecs[10].copy())
+    assert idx.index.ntotal == 100
+    for i in range(66):  # 65 positions emptied (10 keeps entry 500): past max(64, 100 // 5), rebuilt
+        idx.remove(i)
+    assert not idx.dead and idx.index.ntotal == 35 and 500 in idx and 10 not in idx
+    idx.add(501, vecs[80].copy())  # its stored copy came back out of the rebuilt index
+    assert idx.index.ntotal == 35 and [e for e, _ in idx.search(vecs[80], k=2)] == [80, 501]
 
 
 def test_a_vector_whose_entries_all_went_is_revived_not_added_again(rng):
