@@ -21,12 +21,12 @@ class CacheEntry:
     hits: int = 0
     context_key: str | None = None  # see Request.context_key
     near_key: str | None = None  # what must match for a near-duplicate hit (CacheManager.near_key)
-    # (similarity, right) each time it served, or would have served, a near-duplicate
-    evidence: list[tuple[float, bool]] = field(default_factory=list)
+    # (similarity, right) each time it served, or would have served, a near-duplicate;
+    # a shared empty tuple until the first, as most entries never get any
+    evidence: list[tuple[float, bool]] | tuple = ()
 
     def add_evidence(self, similarity: float, correct: bool, keep: int = 32) -> None:
-        self.evidence.append((float(similarity), bool(correct)))
-        del self.evidence[:-keep]
+        self.evidence = [*self.evidence, (float(similarity), bool(correct))][-keep:]
 
     def wrong_at(self, similarity: float) -> bool:
         """Was it wrong for a query at least this similar? Then it is wrong here too."""

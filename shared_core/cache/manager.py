@@ -73,6 +73,7 @@ class CacheManager:
         self.semantic = SemanticTier(dim, config.semantic)
         self.policy = make_policy(config.semantic)
         self._pending_vectors: dict[int, np.ndarray] = {}
+        self._keys: dict[str, str] = {}  # scopes and near keys, each string kept once
         self._next_id = 1
         self._lock = threading.RLock()
 
@@ -155,9 +156,12 @@ class CacheManager:
             old = self.exact.get(exact_key)
             if old is not None and old in self.entries and not self.entries[old].rejected:
                 return old  # keep the answer that earlier feedback may already have judged
-            entry = CacheEntry(self._next_id, scope, exact_key, request.query, answer, model, request.task,
-                               dict(extra or {}), context_key=request.context_key,
-                               near_key=near_key(request, scope))
+            if len(self._keys) > 65_536:  # distinct long texts each have their own: keep the table bounded
+                self._keys.clear()
+            key = near_key(request, scope)
+            key = self._keys.setdefault(key, key)  # one string per near key and scope, not one per entry
+            entry = CacheEntry(self._next_id, self._keys.setdefault(scope, scope), exact_key, request.query, answer,
+                               model, request.task, dict(extra or {}), context_key=request.context_key, near_key=key)
             self._next_id += 1
             self.entries[entry.id] = entry
             self.exact[exact_key] = entry.id
