@@ -227,7 +227,7 @@ class PredictorConfig:
     prior_sd_slope: float = 0.3
     prior_sd_model: float = 0.35  # one model, its score published
     prior_sd_unknown: float = 0.8  # one model, its score predicted or missing
-    max_observations: int = 4096  # per task, kept as clusters past this (shared_core/observations.py)
+    max_observations: int = 2048  # per task, kept as clusters past this (shared_core/observations.py)
     learn: bool = True
     warm_start: str | None = None
 
