@@ -86,7 +86,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench.semantic import main as semantic_main
 
         return semantic_main(args.data, args.limit, args.encoders, args.target_error_rate,
-                             (args.entries or 100_000) if args.scale else None, args.out)
+                             (args.entries or 100_000) if args.scale else None, args.out, quiet=args.quiet)
     task = load_bench_task(args)
     base = bench_config(args.task, task.candidates, args.config)
     variants, train_frac, baselines = bench_plan(args)

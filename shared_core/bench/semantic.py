@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,19 +174,27 @@ def best_in_hindsight(records: list[tuple[float, bool] | None], target: float) -
     return best
 
 
-def run_replay(replay: Replay, encoder: Encoder, target: float) -> list[dict[str, Any]]:
+REPLAY_STEPS = len(FIXED) + 4  # what run_replay ticks: the encoding, then each row (the hindsight one or not)
+
+
+def run_replay(replay: Replay, encoder: Encoder, target: float, tick=lambda: None) -> list[dict[str, Any]]:
     prep = Prepared(replay, encoder)
+    tick()
     learned = SemanticCacheConfig(policy="learned", target_error_rate=target)  # the defaults otherwise
     rows = [run_row(prep, "sls (learned)", learned)]
+    tick()
     for t in FIXED:
         rows.append(run_row(prep, f"fixed {t:.2f}", SemanticCacheConfig(policy="static", initial_threshold=t,
                                                                        floor=min(t, 0.8))))
+        tick()
     # exact repeats are judged before the near-duplicate tier, so every row shares the same records
     best = best_in_hindsight(rows[0]["_nearest"], target)
     if best is not None:
         rows.append(run_row(prep, "best fixed in hindsight", SemanticCacheConfig(
             policy="static", initial_threshold=best, floor=min(best, 0.8))))
+    tick()
     rows.append(run_row(prep, "exact only", SemanticCacheConfig(policy="none")))
+    tick()
     for r in rows:
         r.pop("_nearest")
     return rows
@@ -246,14 +255,20 @@ def encoders(names: str) -> list[Encoder]:
 
 
 def main(data: list[str] | None = None, limit: int | None = None, encoder_names: str = "hashing,minilm",
-         target: float = 0.02, entries: int | None = None, out: str | None = None) -> int:
+         target: float = 0.02, entries: int | None = None, out: str | None = None, quiet: bool = False) -> int:
+    from tqdm import tqdm
+
     result: dict[str, Any] = {"target_error_rate": target, "runs": [], "scale": []}
     files = find_files(data)
-    for enc in encoders(encoder_names):
+    chosen = encoders(encoder_names)
+    bar = tqdm(total=len(chosen) * len(files) * REPLAY_STEPS, desc="sls bench semantic", unit="step",
+               disable=quiet, file=sys.stderr)
+    for enc in chosen:
         for path in files:
             replay = build_replay(path.name.split(".")[0], load_pairs(path, limit))
+            bar.set_postfix_str(f"{replay.name}, {enc.name}")
             t0 = time.perf_counter()
-            rows = run_replay(replay, enc, target)
+            rows = run_replay(replay, enc, target, lambda: bar.update(1))
             print(f"\n{replay.name} with {enc.name}: {len(replay.stored)} stored, {len(replay.queries)} queries "
                   f"({len(replay.queries) - len(replay.stored)} never-stored origins), target_error_rate {target}, "
                   f"{time.perf_counter() - t0:.0f} s")
@@ -266,6 +281,7 @@ def main(data: list[str] | None = None, limit: int | None = None, encoder_names:
             print(f"\n{enc.name} at {s['entries']} entries: encode + lookup p50 {s['encode_lookup_p50_ms']:.3f} ms, "
                   f"p99 {s['encode_lookup_p99_ms']:.3f} ms ({s['lookups']} queries)")
             result["scale"].append(s)
+    bar.close()
     if out:
         Path(out).write_text(json.dumps(result, indent=1))
     return 0
