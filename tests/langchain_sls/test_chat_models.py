@@ -614,3 +614,18 @@ def test_agreement_cascade_through_the_chat_model() -> None:
     meta = msg.response_metadata
     assert msg.content == "B" and meta["sls_model"] == "big" and meta["sls_calls"] == 3
     assert sorted(a["model"] for a in meta["sls_attempts"]) == ["c1", "c2"]
+
+
+def test_a_misspelt_routing_option_is_an_error_that_lists_them(router: SmartRouterLLM) -> None:
+    from shared_core.errors import RequestError
+
+    with pytest.raises(RequestError, match="unknown routing option 'sls_tenat'; known: sls_task, sls_tenant"):
+        router.invoke("hi", sls_tenat="acme")
+    assert router.invoke("hi", sls_tenant="acme").response_metadata["sls_model"] == "cheap"
+
+
+def test_a_tool_loop_naming_a_model_this_router_lacks_is_not_pinned(router: SmartRouterLLM) -> None:
+    asked = AIMessage(content="", tool_calls=[{"name": "t", "args": {}, "id": "c1", "type": "tool_call"}],
+                      response_metadata={"sls_model": "elsewhere"})
+    msg = router.invoke([HumanMessage("q"), asked, ToolMessage("r", tool_call_id="c1")])
+    assert not msg.response_metadata["sls_reason"].startswith("tool loop pinned")
