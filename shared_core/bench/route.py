@@ -120,10 +120,13 @@ def measure(size: int, observations: int, corpus, queries: int, data: str | None
     return row
 
 
-def adapter_probes() -> tuple[list[dict[str, Any]], list[str]]:
-    """What each registered probe measured, and the probes that failed (with why)."""
+def adapter_probes(only: set[str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """What each registered probe (or those named in `only`) measured, and the probes
+    that failed (with why)."""
     rows, failed = [], []
     for ep in metadata.entry_points(group=PROBE_GROUP):
+        if only is not None and ep.name not in only:
+            continue
         try:
             found = ep.load()()
             rows.append({k: found[k] for k in ("name", "engine_p50_us", "adapter_p50_us", "adapter_p99_us")})
@@ -133,26 +136,26 @@ def adapter_probes() -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def run(sizes: list[int], observations: int = 50_000, queries: int = 2000, seed: int = 0,
-        data: str | None = None, progress=None) -> dict[str, Any]:
+        data: str | None = None, progress=None, probes: bool = True) -> dict[str, Any]:
     corpus = load_corpus(data)
     rows = []
     for size in sizes:
         rows.append(measure(size, observations, corpus, queries, data, seed))
         if progress is not None:
             progress.update(1)
-    probes, failed = adapter_probes()
+    probes, failed = adapter_probes() if probes else ([], [])
     return {"corpus": corpus.source, "queries": queries, "sizes": rows, "adapters": probes, "probe_errors": failed}
 
 
 def main(sizes: str | list[int] | None = None, observations: int = 50_000, out: str | None = None,
-         data: str | None = None, quiet: bool = False) -> int:
+         data: str | None = None, quiet: bool = False, probes: bool = True) -> int:
     sizes = parse_sizes(sizes) if not isinstance(sizes, list) else sizes
     if observations < 0:
         raise BenchArgumentError(f"--observations must be >= 0, got {observations}")
     from tqdm import tqdm
 
     with tqdm(total=len(sizes), desc="sls bench route", unit="size", disable=quiet) as bar:
-        result = run(sizes, observations, data=data, progress=bar)
+        result = run(sizes, observations, data=data, progress=bar, probes=probes)
     print(f"\nrouting decision ({result['corpus']}; log-parsing candidates), {result['queries']} requests per figure")
     print(format_table(result["sizes"], COLUMNS, HEADERS))
     print("plan: a new line no entry or template fits (exact miss, reuse, near-duplicate search, predictor, "

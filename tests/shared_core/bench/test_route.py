@@ -6,13 +6,12 @@ import json
 
 from shared_core.bench import route
 from shared_core.bench.scale import load_corpus
-from shared_core.cli import main
 
 
 def test_route_bench_prints_a_row_per_size_with_every_figure(tmp_path, capsys):
     out = tmp_path / "route.json"
-    assert main(["bench", "route", "--sizes", "300,900", "--observations", "500", "--quiet",
-                 "--out", str(out)]) == 0
+    # the adapters' real probes take ~25 s each; discovery is tested below with a distribution of its own
+    assert route.main("300,900", observations=500, out=str(out), quiet=True, probes=False) == 0
     result = json.loads(out.read_text())
     rows = result["sizes"]
     assert [(r["entries"], r["observations"]) for r in rows] == [(300, 300), (900, 500)]
@@ -42,6 +41,6 @@ def test_probes_are_read_from_installed_entry_points(tmp_path, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: probe-dist\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(f"[{route.PROBE_GROUP}]\ngood = probe_mod:good\nbad = probe_mod:bad\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    rows, failed = route.adapter_probes()
+    rows, failed = route.adapter_probes(only={"good", "bad"})
     assert {"name": "x", "engine_p50_us": 100.0, "adapter_p50_us": 180.0, "adapter_p99_us": 400.0} in rows
     assert "bad: RuntimeError: probe broke" in failed
