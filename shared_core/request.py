@@ -96,7 +96,20 @@ class Request:
 
     def scope_key(self, candidate_names: list[str]) -> str:
         """Answers are only shared between requests with the same scope: same candidate
-        set, sampling parameters, tools, response format, system prompt and tenant."""
+        set, sampling parameters, tools, response format, system prompt and tenant.
+        Without tools or a response format the digest is memoised: requests of one
+        workload share their scope, and digesting it is most of an exact hit's time."""
+        memo = None
+        if not self.tools and self.response_format is None:
+            try:
+                memo = (tuple(candidate_names), self.system_prompt, self.tenant, self.task,
+                        tuple((k, type(v), v) for k, v in sorted(self.params.items()) if k != "stream"))
+                hash(memo)
+            except TypeError:  # a parameter value that cannot be a key (a list of stop words)
+                memo = None
+            else:
+                if (found := _SCOPES.get(memo)) is not None:
+                    return found
         scope = {
             "candidates": sorted(candidate_names),
             "params": {k: v for k, v in sorted(self.params.items()) if k != "stream"},
@@ -106,7 +119,12 @@ class Request:
             "tenant": self.tenant,
             "task": self.task,
         }
-        return _digest(scope)
+        digest = _digest(scope)
+        if memo is not None:
+            if len(_SCOPES) >= 4096:
+                _SCOPES.clear()
+            _SCOPES[memo] = digest
+        return digest
 
     def exact_key(self, scope: str) -> str:
         """Hash of the normalized conversation within its scope."""
@@ -165,6 +183,7 @@ def pop_routing_options(kwargs: dict[str, Any], *, task: str, tenant: str, candi
 
 
 _WS = re.compile(r"\s+")
+_SCOPES: dict[tuple, str] = {}  # Request.scope_key's memo
 
 
 def _check_text(text: str, where: str) -> None:

@@ -185,3 +185,21 @@ def test_routing_options_name_a_bad_one(kwargs, message):
     from shared_core.request import pop_routing_options
     with pytest.raises(RequestError, match=message):
         pop_routing_options(kwargs, task="default", tenant="default")
+
+
+def test_scope_key_memo_gives_the_digest_and_keeps_scopes_apart():
+    from shared_core import request as request_module
+
+    def req(**kw):
+        return Request(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}], **kw)
+
+    names = ["a", "b"]
+    variants = [req(), req(params={"temperature": 1}), req(params={"temperature": 1.0}),
+                req(params={"seed": True}), req(params={"seed": 1}), req(tenant="t2"), req(task="logs"),
+                req(params={"stop": ["\n"]})]  # a list: not memoised, still digested
+    first = [r.scope_key(names) for r in variants]
+    request_module._SCOPES.clear()
+    fresh = [r.scope_key(names) for r in variants]
+    assert first == fresh == [r.scope_key(names) for r in variants]  # memoised answers are the digest
+    assert len(set(first)) == len(first)  # 1 and 1.0, 1 and True are different parameters, as in the digest
+    assert req().scope_key(["b", "a"]) == first[0] and req().scope_key(["a"]) != first[0]
