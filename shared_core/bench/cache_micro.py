@@ -28,7 +28,7 @@ from ..cache.reuse import make_reuser
 from ..config import CacheConfig
 from ..encoders import HashingEncoder
 from ..request import Request
-from .scale import load_corpus, parse_sizes, percentiles_us, rss_bytes
+from .scale import load_corpus, parse_sizes, percentiles_us, release_freed_memory, rss_bytes
 from .table import format_table
 
 SCOPE = "bench"
@@ -68,7 +68,7 @@ def measure(size: int, corpus, encoder, lookups: int = 2000, seed: int = 0, prog
         queries = [lines[i % size].split(" ", 1)[0] + " " + q for i, q in zip(range(0, 10**9, 7919), queries)]
     qvecs = encoder.encode(queries)
     cache = CacheManager(CacheConfig(), encoder.dim, [make_reuser("log_template")])
-    gc.collect()
+    release_freed_memory()
     before = rss_bytes()
     if progress is not None:
         progress.set_postfix_str(f"{size} entries: puts, then lookups")

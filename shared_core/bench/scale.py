@@ -123,6 +123,19 @@ def timed(fn, args_list) -> list[float]:
     return out
 
 
+def release_freed_memory() -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc), so that the next
+    fill's growth is not hidden by reusing what an earlier size freed."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the figure may then read low
+        pass
+
+
 def rss_bytes() -> int:
     """Resident memory of this process (Linux; 0 where /proc is not there)."""
     try:

@@ -84,7 +84,8 @@ def test_cache_micro_benchmark_prints_a_row_per_size(tmp_path, capsys):
     rows = json.loads(out.read_text())["sizes"]
     assert [r["entries"] for r in rows] == [500, 6000] and [r["index"] for r in rows] == ["flat", "hnsw"]
     assert rows[0]["recall_at_1"] == 1.0 and rows[1]["recall_at_1"] > 0.9
-    assert all(r["puts_per_s"] > 0 and r["bytes_per_entry"] > 0 for r in rows)
+    assert all(r["puts_per_s"] > 0 for r in rows)
+    assert rows[1]["bytes_per_entry"] > 500  # a float16 vector and its graph links at least (RSS: 500 entries is noise)
     assert "bytes/entry" in capsys.readouterr().out
 
 
