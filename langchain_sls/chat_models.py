@@ -39,7 +39,7 @@ from shared_core.candidates import Answer
 from shared_core.config import SLSConfig
 from shared_core.engine import Engine, Result
 from shared_core.request import Request
-from shared_core.router import RouterFacade
+from shared_core.router import RouterFacade, fast_private
 from shared_core.tokens import count_tokens, get_encoding
 
 from ._callbacks import PARENT_KW, ChildRuns, child_config, child_of, signatures_once, stream_callbacks
@@ -54,8 +54,13 @@ from .verifiers import build_verifiers
 _PRIVATE_PREFIX = "_sls_"
 
 
+class _Privates:
+    _models = fast_private("_models")
+    _secrets = fast_private("_secrets")
+
+
 @signatures_once
-class SmartRouterLLM(RouterFacade, ChildRuns, BaseChatModel):
+class SmartRouterLLM(RouterFacade, _Privates, ChildRuns, BaseChatModel):
     """A chat model that routes each call to the most cost-effective candidate.
 
     Build it from YAML (`SmartRouterLLM.from_config("router.yaml")`) or in Python:
@@ -220,11 +225,10 @@ class SmartRouterLLM(RouterFacade, ChildRuns, BaseChatModel):
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         call = prepare(self, messages, stop, kwargs)
         callbacks = child_of(run_manager)
-        models, secrets = self._models, self._secrets  # pydantic private attributes are slow to read
 
         def invoke(name: str, request: Request) -> Answer:
-            with scrubbed(secrets):
-                out = candidate_runnable(models[name], call).invoke(
+            with scrubbed(self._secrets):
+                out = candidate_runnable(self._models[name], call).invoke(
                     call.messages, config=child_config(name, callbacks), **call.call_kwargs)
             return self._answer(call, out)
 

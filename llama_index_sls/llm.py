@@ -54,7 +54,7 @@ from llama_index.core.types import TokenAsyncGen, TokenGen
 from shared_core.candidates import Answer
 from shared_core.config import CandidateConfig, SLSConfig
 from shared_core.engine import Engine, Result
-from shared_core.router import RouterFacade
+from shared_core.router import RouterFacade, fast_private
 
 from . import _queries
 from ._calls import Call, prepare, to_answer
@@ -67,7 +67,12 @@ if TYPE_CHECKING:
     from llama_index.core.tools import BaseTool
 
 
-class SmartRouterLLM(RouterFacade, FunctionCallingLLM):
+class _Privates:
+    _llms = fast_private("_llms")
+    _metadata = fast_private("_metadata")
+
+
+class SmartRouterLLM(RouterFacade, _Privates, FunctionCallingLLM):
     """Routes each LlamaIndex LLM call to the most cost-effective candidate LLM."""
 
     task: str = Field(default="default", description="Workload tag for learning and cache reuse.")

@@ -20,10 +20,26 @@ log = logging.getLogger("sls.router")
 T = TypeVar("T")
 
 
+def fast_private(name: str) -> property:
+    """A pydantic private attribute, read straight from `__pydantic_private__`.
+    pydantic finds private attributes through its `__getattr__`, about 3 us a
+    read; a property on a plain base class is found before that, and a call
+    reads several. (Unset, it falls back to pydantic's own lookup and error.)"""
+
+    def read(self: Any) -> Any:
+        try:
+            return self.__pydantic_private__[name]
+        except (KeyError, TypeError):
+            raise AttributeError(name) from None
+
+    return property(read)
+
+
 class RouterFacade:
     """Mixin of the adapters' routers (see the module doc)."""
 
-    _engine: Engine
+    _engine = fast_private("_engine")
+    _limits = fast_private("_limits")
 
     @property
     def engine(self) -> Engine:
@@ -80,7 +96,7 @@ class RouterFacade:
         return timeout, retries
 
     def _guarded(self, call: Callable[[str, Any], Answer]) -> Callable[[str, Any], Answer]:
-        return guard(call, *self._limits)
+        return guard(call, *self._limits)  # set by the adapter from _guard_limits() when it is built
 
     def _aguarded(self, acall: Callable[[str, Any], Awaitable[Answer]]) -> Callable[[str, Any], Awaitable[Answer]]:
         return aguard(acall, *self._limits)
