@@ -201,6 +201,7 @@ class Engine:
             self.spent_usd = float(saved.get("spent_usd", 0.0))
             self.usage.load(saved.get("usage"))
             self._scored.update(saved.get("scored", []))
+            self.scheduler.restore(saved.get("scheduler"))
         elif config.predictor.warm_start:
             self.predictor.warm_start(config.predictor.warm_start, self.encoder.encode_one)
         self.shared = open_shared(config)  # many workers: budget, limits, cooldowns, learning, cache
@@ -579,7 +580,8 @@ class Engine:
         with self._lock:  # the autosave thread must not snapshot a half-stored answer
             self.updater.save({"spent_usd": self.spent_usd, "usage": self.usage.to_dict(),
                                "thresholds": engine_state(self)["thresholds"],
-                               "scored": [r for r in self._scored if r in self.updater.pending]})
+                               "scored": [r for r in self._scored if r in self.updater.pending],
+                               "scheduler": self.scheduler.state()})
 
     def close(self) -> None:
         """Save the state and release the store; a second call does nothing."""

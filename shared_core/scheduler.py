@@ -126,6 +126,17 @@ class Scheduler:
         horizon of what exploration learns."""
         self.seen[task] = self.seen.get(task, 0) + 1
 
+    def state(self) -> dict[str, Any]:
+        """What exploration has spent and each task's traffic: saved with the router's
+        state, so a restart does not start the horizon and the budget over."""
+        return {"seen": dict(self.seen), "exploration_spent": self.exploration_spent, "decisions": self.decisions}
+
+    def restore(self, saved: dict[str, Any] | None) -> None:
+        if saved:
+            self.seen = {str(k): int(v) for k, v in saved.get("seen", {}).items()}
+            self.exploration_spent = float(saved.get("exploration_spent", 0.0))
+            self.decisions = int(saved.get("decisions", 0))
+
     def _horizon(self, task: str) -> float:
         return self.exploration_horizon if self.exploration_horizon is not None else float(self.seen.get(task, 0))
 

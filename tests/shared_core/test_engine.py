@@ -240,6 +240,9 @@ def test_restart_resumes_from_persisted_state(tmp_path, backend):
     cfg2 = config(state={"path": str(tmp_path / "state"), "backend": backend})
     again = engine(cfg2)
     assert again.spent_usd == pytest.approx(spent)
+    # the task's traffic (the exploration horizon) and what exploration spent carry over
+    assert again.scheduler.seen == {"default": 21} and again.scheduler.decisions == eng.scheduler.decisions
+    assert again.scheduler.exploration_spent == pytest.approx(eng.scheduler.exploration_spent)
     for key, st in stats.items():
         assert again.predictor.stats[key].good == pytest.approx(st.good)
     assert again.run(ask("question 3")).tier == "exact"
