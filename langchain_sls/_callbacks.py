@@ -43,8 +43,11 @@ def child_of(run_manager: Any) -> CallbackManager | AsyncCallbackManager | None:
     return _child_manager(run_manager.run_id, run_manager, isinstance(run_manager, AsyncCallbackManagerForLLMRun))
 
 
-def child_config(name: str, callbacks: Any) -> RunnableConfig:
-    """The config of candidate `name`'s run."""
+def child_config(name: str, callbacks: Any, model: Any) -> RunnableConfig | None:
+    """The config of candidate `name`'s run: its tags and metadata, or None when
+    no handler could read them (none inherited, none on the model itself)."""
+    if callbacks is None and not getattr(model, "callbacks", None):
+        return None
     return {"callbacks": callbacks, "tags": list(_CANDIDATE_TAGS), "metadata": {"sls_candidate": name}}
 
 
@@ -107,7 +110,8 @@ class ChildRuns:
     def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
                stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
         parent = StreamParent(ensure_config(config), async_=False)
-        yield from super().stream(input, parent.config, stop=stop, **{PARENT_KW: parent}, **kwargs)  # type: ignore[misc]
+        yield from super().stream(  # type: ignore[misc]
+            input, parent.config, stop=stop, **{PARENT_KW: parent}, **kwargs)
 
     async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
                       stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:

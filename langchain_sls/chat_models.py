@@ -227,9 +227,10 @@ class SmartRouterLLM(RouterFacade, _Privates, ChildRuns, BaseChatModel):
         callbacks = child_of(run_manager)
 
         def invoke(name: str, request: Request) -> Answer:
+            model = self._models[name]
             with scrubbed(self._secrets):
-                out = candidate_runnable(self._models[name], call).invoke(
-                    call.messages, config=child_config(name, callbacks), **call.call_kwargs)
+                out = candidate_runnable(model, call).invoke(
+                    call.messages, config=child_config(name, callbacks, model), **call.call_kwargs)
             return self._answer(call, out)
 
         return _chat_result(self._engine.run(call.request, call=self._guarded(invoke)))
@@ -240,9 +241,10 @@ class SmartRouterLLM(RouterFacade, _Privates, ChildRuns, BaseChatModel):
         callbacks = child_of(run_manager)
 
         async def ainvoke(name: str, request: Request) -> Answer:
+            model = self._models[name]
             with scrubbed(self._secrets):
-                out = await candidate_runnable(self._models[name], call).ainvoke(
-                    call.messages, config=child_config(name, callbacks), **call.call_kwargs)
+                out = await candidate_runnable(model, call).ainvoke(
+                    call.messages, config=child_config(name, callbacks, model), **call.call_kwargs)
             return self._answer(call, out)
 
         return _chat_result(await self._engine.arun(call.request, acall=self._aguarded(ainvoke)))
@@ -256,8 +258,8 @@ class SmartRouterLLM(RouterFacade, _Privates, ChildRuns, BaseChatModel):
 
         def open_stream(name: str, request: Request) -> Iterator[AIMessageChunk]:
             with scrubbed(self._secrets):
-                runnable = candidate_runnable(self._models[name], call)
-                config = child_config(name, callbacks)
+                model = self._models[name]
+                runnable, config = candidate_runnable(model, call), child_config(name, callbacks, model)
                 if call.structured is not None:  # json output: one piece, from invoke
                     yield as_chunk(structured_message(runnable.invoke(call.messages, config=config)))
                     return
@@ -276,8 +278,8 @@ class SmartRouterLLM(RouterFacade, _Privates, ChildRuns, BaseChatModel):
 
         async def open_stream(name: str, request: Request) -> AsyncIterator[AIMessageChunk]:
             with scrubbed(self._secrets):
-                runnable = candidate_runnable(self._models[name], call)
-                config = child_config(name, callbacks)
+                model = self._models[name]
+                runnable, config = candidate_runnable(model, call), child_config(name, callbacks, model)
                 if call.structured is not None:
                     yield as_chunk(structured_message(await runnable.ainvoke(call.messages, config=config)))
                     return

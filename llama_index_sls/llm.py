@@ -251,8 +251,8 @@ class SmartRouterLLM(RouterFacade, _Privates, FunctionCallingLLM):
                                  chat_history: list[ChatMessage] | None = None, verbose: bool = False,
                                  allow_parallel_tool_calls: bool = False, tool_required: bool = False,
                                  **kwargs: Any) -> dict[str, Any]:
-        return {"messages": tool_chat_history(user_msg, chat_history), "tools": list(tools), "allow_parallel_tool_calls": allow_parallel_tool_calls,
-                "tool_required": tool_required, **kwargs}
+        return {"messages": tool_chat_history(user_msg, chat_history), "tools": list(tools),
+                "allow_parallel_tool_calls": allow_parallel_tool_calls, "tool_required": tool_required, **kwargs}
 
     def get_tool_calls_from_response(self, response: ChatResponse, error_on_no_tool_call: bool = True,
                                      **kwargs: Any) -> list[ToolSelection]:

@@ -232,7 +232,8 @@ def routed_completion(response: CompletionResponse | None, text: str, meta: dict
                               logprobs=response.logprobs if response is not None else None)
 
 
-def tool_chat_history(user_msg: str | ChatMessage | None, chat_history: Sequence[ChatMessage] | None) -> list[ChatMessage]:
+def tool_chat_history(user_msg: str | ChatMessage | None,
+                      chat_history: Sequence[ChatMessage] | None) -> list[ChatMessage]:
     """The messages of a `chat_with_tools` call: the history, then the user's message."""
     messages = list(chat_history or [])
     if user_msg is not None:
