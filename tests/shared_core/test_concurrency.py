@@ -34,7 +34,7 @@ def ask(i: int) -> Request:
 
 
 def consistent(eng: Engine) -> None:
-    live = {i for idx in eng.cache.semantic.scopes.values() for i in idx.ids if i not in idx.dead}
+    live = {i for idx in eng.cache.semantic.scopes.values() for i in idx.export()[0]}  # live entry ids
     assert live <= set(eng.cache.entries), "the index holds an entry the cache dropped"
     meta, _ = eng.cache.snapshot()
     assert {e["id"] for e in meta["entries"]} == set(eng.cache.entries)
