@@ -43,12 +43,18 @@ class Estimate:
     p_low: float = 0.0  # a credible interval of P(good): about 2 posterior sds either side
     p_high: float = 1.0
     # joint posterior draws of P(good), row i of every estimate one draw: what the
-    # scheduler weighs exploring this model by (None: no exploration asked)
-    p_draws: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # scheduler weighs exploring this model by; made only if it asks (a function
+    # until then; None: no exploration asked)
+    draws: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def p_draws(self) -> np.ndarray | None:
+        if callable(self.draws):
+            self.draws = self.draws()
+        return self.draws
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()
-                if k != "p_draws"}
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items() if k != "draws"}
 
 
 @dataclass
@@ -138,7 +144,7 @@ class Predictor:
             # Thompson: one joint draw of every model's task-wide rate, then the local
             # evidence blended in; the draw narrows as evidence grows
             score = blend(draw[model])
-        draws = blend(qm.draws()[model]) if explore and self.config.exploration != "greedy" else None
+        draws = (lambda: blend(qm.draws()[model])) if explore and self.config.exploration != "greedy" else None
         out_tokens = st.out_tokens if st.out_tokens is not None else float(cand.expected_output_tokens)
         return Estimate(
             model=model,
@@ -151,7 +157,7 @@ class Predictor:
             input_tokens=input_tokens,
             output_tokens=out_tokens,
             evidence=float(n),
-            p_draws=draws,
+            draws=draws,
         )
 
     # -- learning -------------------------------------------------------------------

@@ -250,7 +250,7 @@ def test_schedulers_are_chosen_by_name_and_an_unknown_name_lists_the_known():
 
 def drawn(name, p, draws, cost=0.001):
     e = ranged(name, p, float(np.min(draws)), float(np.max(draws)), sample=float(draws[0]), cost=cost)
-    e.p_draws = draws
+    e.draws = draws
     return e
 
 
