@@ -43,7 +43,7 @@ COLUMNS = ["entries", "observations", "plan_p50_us", "plan_p99_us", "predict_p50
            "lookup_p50_us", "lookup_p99_us", "exact_p50_us", "exact_p99_us"]
 HEADERS = ["entries", "observations", "plan p50 us", "p99", "predictor p50", "p99", "cache lookup p50", "p99",
            "exact hit p50", "p99"]
-_WORD = re.compile(r"[A-Za-z]{4,}")
+_WORD = re.compile(r"\b[A-Za-z]{4,}\b")  # a whole word: a constant of the template, not part of a value
 
 
 def bench_engine(data: str | None = None) -> Engine:
@@ -73,7 +73,7 @@ def _request(line: str) -> Request:
 
 
 def novel(line: str) -> str:
-    """The line with its first word of 4+ letters changed: no stored template fits it."""
+    """The line with its first whole word of 4+ letters changed: no stored template fits it."""
     return _WORD.sub(lambda m: m.group() + "q", line, count=1) if _WORD.search(line) else line + " novelq"
 
 
