@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -221,7 +221,7 @@ class Engine:
         t0 = time.perf_counter()
         names = self._candidate_names(request)
         scope = request.scope_key(names)
-        plan = Plan(uuid.uuid4().hex, request, scope, request.exact_key(scope), None, 0)
+        plan = Plan(os.urandom(16).hex(), request, scope, request.exact_key(scope), None, 0)  # uuid4's entropy, faster
         with self._lock:
             skipped = self.cache.skip_reason(request)
             if skipped is None:  # a repeat is served before any encoding or token counting

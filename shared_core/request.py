@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,10 +126,18 @@ class Request:
         return digest
 
     def exact_key(self, scope: str) -> str:
-        """Hash of the normalized conversation within its scope."""
-        turns = [(m["role"], _fold(str(m.get("content", ""))), m.get("tool_call_id"), m.get("tool_calls"))
-                 for m in self.messages if m["role"] != "system"]
-        return _digest({"scope": scope, "turns": turns})
+        """Hash of the normalized conversation within its scope: every part length-
+        prefixed, so no two conversations share a key by where their texts split;
+        fed to the hash piece by piece, not through JSON (this is on every request,
+        and an exact hit is little else)."""
+        h = hashlib.blake2b(_framed(scope), digest_size=16)
+        for m in self.messages:
+            if m["role"] == "system":
+                continue
+            h.update(_framed(m["role"]) + _framed(_fold(str(m.get("content", "")))))
+            if m.get("tool_call_id") is not None or m.get("tool_calls"):
+                h.update(_framed(json.dumps([m.get("tool_call_id"), m.get("tool_calls")], sort_keys=True, default=str)))
+        return h.hexdigest()
 
     def history_key(self) -> str:
         """Digest of the turns before the last user turn (the system prompt is in the
@@ -182,7 +189,6 @@ def pop_routing_options(kwargs: dict[str, Any], *, task: str, tenant: str, candi
                           allow_cache=kwargs.pop("sls_allow_cache", allow_cache), metadata=metadata)
 
 
-_WS = re.compile(r"\s+")
 _SCOPES: dict[tuple, str] = {}  # Request.scope_key's memo
 
 
@@ -194,7 +200,12 @@ def _check_text(text: str, where: str) -> None:
 
 
 def _fold(text: str) -> str:
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())  # white space runs folded, ends stripped
+
+
+def _framed(text: str) -> bytes:
+    data = text.encode()
+    return len(data).to_bytes(8, "little") + data
 
 
 def _digest(obj: Any) -> str:
