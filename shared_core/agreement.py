@@ -224,15 +224,20 @@ def truth_posterior(keys: dict[str, str | None], p: dict[str, float], q: float,
     """P(the right answer is k) for each answer k given: model m is right with
     probability p_m (at the question's difficulty, see `Difficulty`), and a wrong
     answer lands on any one wrong option with probability q (1/q + 1 options)."""
-    given = {k for k in keys.values() if k is not None}
+    given, unseen = _options(keys, q)
     if not given:
         return {}
     d = Difficulty({m: p[m] for m in keys}, difficulty_sd)
     like = {truth: float(d.mean(_likelihood(keys, d, q, truth))) for truth in given}
-    unseen = max(0.0, 1.0 / max(q, 1e-9) + 1.0 - len(given))  # options nobody gave
     other = unseen * float(d.mean(_likelihood(keys, d, q, None)))
     total = sum(like.values()) + other
     return {k: v / total for k, v in like.items()}
+
+
+def _options(keys: dict[str, str | None], q: float) -> tuple[set[str], float]:
+    """The answers given, and how many options nobody gave (1/q + 1 in all)."""
+    given = {k for k in keys.values() if k is not None}
+    return given, max(0.0, 1.0 / max(q, 1e-9) + 1.0 - len(given))
 
 
 def _likelihood(keys: dict[str, str | None], d: Difficulty, q: float, truth: str | None) -> np.ndarray:
@@ -256,10 +261,10 @@ def question_difficulty(keys: dict[str, str | None], p: dict[str, float], q: flo
     if difficulty_sd <= 0 or not any(k is not None for k in keys.values()):
         return 0.0, 1.0
     d = Difficulty({m: p[m] for m in keys}, difficulty_sd)
-    given = {k for k in keys.values() if k is not None}
-    unseen = max(0.0, 1.0 / max(q, 1e-9) + 1.0 - len(given))
+    given, unseen = _options(keys, q)
     like = sum(_likelihood(keys, d, q, t) for t in given) + unseen * _likelihood(keys, d, q, None)
-    post = like * d.weights / float((like * d.weights).sum())
+    post = like * d.weights
+    post /= post.sum()
     mean = float(post @ d.nodes)
     var = float(post @ (d.nodes - mean) ** 2)  # what the answers leave unknown stays noise
     s = float(np.sqrt(1.0 + difficulty_sd ** 2))
