@@ -65,7 +65,7 @@ class Scheduler:
         self.exploration_horizon = exploration_horizon
         self.exploration_spent = 0.0  # expected utility given up to explore, over the run
         self.decisions = 0
-        self.seen: dict[str, int] = {}  # decisions per task
+        self.seen: dict[str, int] = {}  # requests per task, cache hits included (count_request)
 
     def exclusions(self, request: Request, cand: CandidateConfig, est: Estimate, spent_usd: float,
                    cooling: dict[str, str]) -> str | None:
