@@ -9,6 +9,7 @@ guards, not the encoder, decide whether differing numbers matter.
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 
 import numpy as np
@@ -26,6 +27,11 @@ class HashingEncoder(Encoder):
         self.max_chars = max_chars
         self.name = f"hashing-{dim}"
         self._memo: dict[str, int] = {}  # n-gram -> its signed bucket (see _code)
+        # normalised text -> its vector: log lines that differ only in their numbers
+        # normalise alike, and they are most of a log (bounded, oldest dropped first)
+        self._vectors: dict[str, np.ndarray] = {}
+        self.max_vectors = 4096
+        self._lock = threading.Lock()  # engines encode from many threads
 
     def _code(self, gram: str) -> int:
         """The gram's bucket, plus `dim` when it counts negatively. crc32 is stable
@@ -45,15 +51,27 @@ class HashingEncoder(Encoder):
                 half = self.max_chars // 2
                 text = text[:half] + " " + text[-half:]
             norm = " " + _WS.sub(" ", _DIGITS.sub("0", text.lower())).strip() + " "
-            grams = [norm[i : i + n] for n in self.ngrams for i in range(len(norm) - n + 1)]
-            if not grams:
-                continue
-            codes = list(map(self._memo.get, grams))
-            if None in codes:
-                codes = [code(g) if c is None else c for g, c in zip(grams, codes)]
-            counts = np.bincount(codes, minlength=2 * self.dim)  # one pass, not one numpy write per gram
-            out[row] = counts[: self.dim] - counts[self.dim :]
-            length = np.linalg.norm(out[row])
-            if length > 0:
-                out[row] /= length
+            known = self._vectors.get(norm)
+            if known is None:
+                known = self._vector(norm, code)
+                with self._lock:
+                    if len(self._vectors) >= self.max_vectors:
+                        del self._vectors[next(iter(self._vectors))]
+                    self._vectors[norm] = known
+            out[row] = known
+        return out
+
+    def _vector(self, norm: str, code) -> np.ndarray:
+        out = np.zeros(self.dim, dtype=np.float32)
+        grams = [norm[i : i + n] for n in self.ngrams for i in range(len(norm) - n + 1)]
+        if not grams:
+            return out
+        codes = list(map(self._memo.get, grams))
+        if None in codes:
+            codes = [code(g) if c is None else c for g, c in zip(grams, codes)]
+        counts = np.bincount(codes, minlength=2 * self.dim)  # one pass, not one numpy write per gram
+        out[:] = counts[: self.dim] - counts[self.dim :]
+        length = np.linalg.norm(out)
+        if length > 0:
+            out /= length
         return out

@@ -73,3 +73,16 @@ def test_make_encoder():
     assert enc.encode_one("x").shape == (64,)
     with pytest.raises(ValueError, match="unknown encoder type 'bogus'"):
         make_encoder("bogus")
+
+
+def test_lines_that_differ_in_numbers_share_one_memoised_vector_and_the_memo_stays_bounded():
+    enc = HashingEncoder()
+    enc.max_vectors = 3
+    first = enc.encode(["port 8080 open"])[0]
+    again = enc.encode(["port 443 open"])[0]
+    assert np.array_equal(first, again) and len(enc._vectors) == 1
+    again[0] = 99.0  # a caller's row is its own copy
+    assert enc.encode(["port 1 open"])[0][0] != 99.0
+    fresh = HashingEncoder().encode([f"line {w}" for w in ("alpha", "beta", "gamma", "delta")])
+    assert np.array_equal(enc.encode([f"line {w}" for w in ("alpha", "beta", "gamma", "delta")]), fresh)
+    assert len(enc._vectors) == 3  # the oldest dropped first
