@@ -102,8 +102,7 @@ class QualityModel:
     def sample(self, rng: np.random.Generator) -> dict[str, float]:
         """One joint Thompson draw of every model's P(good)."""
         theta = self.mu + self._cholesky() @ rng.standard_normal(len(self.mu))
-        lat = self.prior_z + theta[0] + theta[1] * self.feature + theta[2:]
-        return dict(zip(self.models, _cdf(lat)))
+        return dict(zip(self.models, _cdf(self._latent(theta))))
 
     def draws(self, n: int = 256) -> dict[str, np.ndarray]:
         """`n` joint posterior draws of every model's P(good) (row i of every model
@@ -112,10 +111,13 @@ class QualityModel:
         if self._draws is None:
             rng = np.random.default_rng(self.observations)
             theta = self.mu + rng.standard_normal((n, len(self.mu))) @ self._cholesky().T
-            lat = self.prior_z + theta[:, :1] + theta[:, 1:2] * self.feature + theta[:, 2:]
-            p = normal_cdf_array(lat)
+            p = normal_cdf_array(self._latent(theta))
             self._draws = {m: p[:, i] for i, m in enumerate(self.models)}
         return self._draws
+
+    def _latent(self, theta: np.ndarray) -> np.ndarray:
+        """Every model's latent score for parameters `theta` (one draw, or a row each)."""
+        return self.prior_z + theta[..., :1] + theta[..., 1:2] * self.feature + theta[..., 2:]
 
     def _cholesky(self) -> np.ndarray:
         if self._chol is None:  # once per observation, not per request

@@ -45,7 +45,6 @@ class HashingEncoder(Encoder):
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        code = self._code
         for row, text in enumerate(texts):
             if len(text) > self.max_chars:  # keep both ends: a question often comes last
                 half = self.max_chars // 2
@@ -53,7 +52,7 @@ class HashingEncoder(Encoder):
             norm = " " + _WS.sub(" ", _DIGITS.sub("0", text.lower())).strip() + " "
             known = self._vectors.get(norm)
             if known is None:
-                known = self._vector(norm, code)
+                known = self._vector(norm)
                 with self._lock:
                     if len(self._vectors) >= self.max_vectors:
                         del self._vectors[next(iter(self._vectors))]
@@ -61,14 +60,14 @@ class HashingEncoder(Encoder):
             out[row] = known
         return out
 
-    def _vector(self, norm: str, code) -> np.ndarray:
+    def _vector(self, norm: str) -> np.ndarray:
         out = np.zeros(self.dim, dtype=np.float32)
         grams = [norm[i : i + n] for n in self.ngrams for i in range(len(norm) - n + 1)]
         if not grams:
             return out
         codes = list(map(self._memo.get, grams))
         if None in codes:
-            codes = [code(g) if c is None else c for g, c in zip(grams, codes)]
+            codes = [self._code(g) if c is None else c for g, c in zip(grams, codes)]
         counts = np.bincount(codes, minlength=2 * self.dim)  # one pass, not one numpy write per gram
         out[:] = counts[: self.dim] - counts[self.dim :]
         length = np.linalg.norm(out)
