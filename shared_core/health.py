@@ -95,10 +95,46 @@ class RetryPolicy:
                 "retry": retry_if_exception(self._should_retry), "reraise": True}
 
     def call(self, fn: Callable[[], T]) -> T:
-        return Retrying(**self._kwargs())(fn)
+        try:
+            return fn()  # most calls succeed: they skip the retry machinery (~100 us a call)
+        except Exception as exc:
+            if self.attempts <= 1 or not self._should_retry(exc):
+                raise
+            first = exc
+        return Retrying(**self._kwargs())(_replaying(first, fn))
 
     async def acall(self, fn: Callable[[], Awaitable[T]]) -> T:
-        return await AsyncRetrying(**self._kwargs())(fn)
+        try:
+            return await fn()
+        except Exception as exc:
+            if self.attempts <= 1 or not self._should_retry(exc):
+                raise
+            first = exc
+        replayed = False
+
+        async def attempt() -> T:  # as _replaying, a coroutine function for tenacity
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                raise first
+            return await fn()
+
+        return await AsyncRetrying(**self._kwargs())(attempt)
+
+
+def _replaying(first: Exception, fn: Callable[[], T]) -> Callable[[], T]:
+    """`fn`, whose first try is the one already made: it raises `first` again, so
+    that the retries wait and stop as if tenacity had made it."""
+    replayed = False
+
+    def attempt() -> T:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            raise first
+        return fn()
+
+    return attempt
 
 
 class Health:
