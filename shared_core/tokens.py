@@ -51,7 +51,23 @@ def _load_encoding(name: str):
         return None
 
 
+# system prompts and few-shot blocks come back with every request: their counts are
+# memoised; texts longer than this are counted afresh (the memo stays under ~32 MB)
+MEMO_CHARS = 16_384
+
+
 def count_tokens(text: str, encoding: str = DEFAULT_ENCODING) -> int:
+    if len(text) <= MEMO_CHARS:
+        return _count_memo(text, encoding)
+    return _count(text, encoding)
+
+
+@functools.lru_cache(maxsize=2048)
+def _count_memo(text: str, encoding: str) -> int:
+    return _count(text, encoding)
+
+
+def _count(text: str, encoding: str) -> int:
     enc = get_encoding(encoding)
     if enc is None:
         return max(1, len(text) // 4) if text else 0
