@@ -19,6 +19,7 @@ import json
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,15 @@ class _ModelStats:
         self.bad *= factor
 
 
+_DEFAULT_STATS = _ModelStats()  # read only: a model with no calls yet
+
+
+def _blended_draws(qm: QualityModel, model: str, lps: float, s: float, n: float) -> np.ndarray:
+    """The joint posterior draws of `model`'s rate, local evidence blended in as in
+    Predictor._estimate (made only when exploration asks)."""
+    return (lps * qm.draws()[model] + s) / (lps + n)
+
+
 class Predictor:
     def __init__(self, candidates: list[CandidateConfig], config: PredictorConfig, dim: int, seed: int = 0):
         self.config = config
@@ -116,8 +126,10 @@ class Predictor:
         with self._lock:
             local = self._neighbours(task, vector, models)
             qm = self.quality_model(task)
-            draw = qm.sample(self.rng) if explore and self.config.exploration == "thompson" else None
-            return [self._estimate(task, qm, m, input_tokens, local.get(m, (0.0, 0.0)), explore, draw)
+            mode = self.config.exploration if explore else "greedy"
+            draw = qm.sample(self.rng) if mode == "thompson" else None
+            summary = qm.summary()
+            return [self._estimate(task, qm, m, summary[m], input_tokens, local.get(m, (0.0, 0.0)), mode, draw)
                     for m in models]
 
     def _neighbours(self, task: str, vector: np.ndarray | None, models: list[str]) -> dict[str, tuple[float, float]]:
@@ -126,25 +138,25 @@ class Predictor:
             return {}
         return mem.evidence(vector, self.config.k, self.config.bandwidth, self.t)
 
-    def _estimate(self, task: str, qm: QualityModel, model: str, input_tokens: int, local: tuple[float, float],
-                  explore: bool, draw: dict[str, float] | None) -> Estimate:
+    def _estimate(self, task: str, qm: QualityModel, model: str, summary: tuple[float, float, float],
+                  input_tokens: int, local: tuple[float, float], mode: str, draw: dict[str, float] | None
+                  ) -> Estimate:
         cand = self.candidates[model]
-        st = self.stats.get((task, model)) or _ModelStats()
+        st = self.stats.get((task, model)) or _DEFAULT_STATS
         # the task-wide rate is the prior of the local rate near this query,
-        # worth `local_prior_strength` neighbours
+        # worth `local_prior_strength` neighbours: (lps * rate + s) / (lps + n)
         s, n = local
         lps = self.config.local_prior_strength
-        blend = lambda g: (lps * g + s) / (lps + n)
-        mean, low, high = (blend(p) for p in qm.summary()[model])
-        if not explore or self.config.exploration == "greedy":
+        mean, low, high = ((lps * p + s) / (lps + n) for p in summary)
+        if mode == "greedy":
             score = mean
-        elif self.config.exploration == "ucb":
-            score = blend(qm.interval(model, 1.0)[1])
+        elif mode == "ucb":
+            score = (lps * qm.interval(model, 1.0)[1] + s) / (lps + n)
         else:
             # Thompson: one joint draw of every model's task-wide rate, then the local
             # evidence blended in; the draw narrows as evidence grows
-            score = blend(draw[model])
-        draws = (lambda: blend(qm.draws()[model])) if explore and self.config.exploration != "greedy" else None
+            score = (lps * draw[model] + s) / (lps + n)
+        draws = None if mode == "greedy" else partial(_blended_draws, qm, model, lps, s, n)
         out_tokens = st.out_tokens if st.out_tokens is not None else float(cand.expected_output_tokens)
         return Estimate(
             model=model,

@@ -19,7 +19,6 @@ exploration.py): a model far below the best is not tried on a short run.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,12 +93,14 @@ class Scheduler:
                 excluded[cand.name] = why
         eligible = [c.name for c in candidates if c.name not in excluded]
         pool = {m: estimates[m] for m in eligible}
-        utilities = self.utilities(pool)
-        dominated = self._dominated(pool) if self.eliminate else {}
+        penalties = self.penalties(pool)  # the same for every reading of P(good) below
+        utilities = self.utilities(pool, penalties=penalties)
+        dominated = self._dominated(pool, penalties) if self.eliminate else {}
         ranking = self._order(eligible, estimates, utilities, dominated)
         notes = [self._pin_note(request.pinned_model, ranking, excluded)]
         self.count_request(request.task)
-        ranking, explored = self._within_exploration_budget(ranking, pool, dominated, self._horizon(request.task))
+        ranking, explored = self._within_exploration_budget(ranking, pool, dominated, self._horizon(request.task),
+                                                            penalties)
         ranking = self._pin(request.pinned_model, ranking)
         chosen = ranking[0] if ranking else None
         reason = self._explain(chosen, ranking, estimates, utilities) if chosen else "no eligible candidate"
@@ -112,12 +113,13 @@ class Scheduler:
         notes = [n for n in notes if n]
         return Decision(chosen, ranking, estimates, utilities, excluded, "; ".join(notes + [reason]))
 
-    def _dominated(self, pool: dict[str, Estimate]) -> dict[str, str]:
+    def _dominated(self, pool: dict[str, Estimate],
+                   penalties: dict[str, tuple[float, float]] | None = None) -> dict[str, str]:
         """Candidates whose best case is below another's worst case, each with that other."""
         if len(pool) < 2:
             return {}
-        high = self.utilities(pool, "p_high")
-        low = self.utilities(pool, "p_low")
+        high = self.utilities(pool, "p_high", penalties)
+        low = self.utilities(pool, "p_low", penalties)
         best = max(low, key=low.get)
         return {m: best for m in pool if m != best and high[m] < low[best]}
 
@@ -141,14 +143,15 @@ class Scheduler:
         return self.exploration_horizon if self.exploration_horizon is not None else float(self.seen.get(task, 0))
 
     def _within_exploration_budget(self, ranking: list[str], pool: dict[str, Estimate], dominated: dict[str, str],
-                                   horizon: float) -> tuple[list[str], bool | str | None]:
+                                   horizon: float, penalties: dict[str, tuple[float, float]] | None = None
+                                   ) -> tuple[list[str], bool | str | None]:
         """Follow the exploratory ranking while its expected cost fits the budget and
         can repay itself; returns the ranking and whether it explored (None: nothing
         to decide; "unrewarding": the draw's model cannot repay its calls)."""
         if not ranking or self.exploration_budget is None:
             return ranking, None
         self.decisions += 1
-        mean = self.utilities(pool, "p_good")
+        mean = self.utilities(pool, "p_good", penalties)
         greedy = max((m for m in ranking if m not in dominated), key=mean.get, default=ranking[0])
         cost = mean[greedy] - mean[ranking[0]]
         if cost <= 1e-12:
@@ -190,24 +193,33 @@ class Scheduler:
         why = excluded.get(pinned, "not among the request's candidates")
         return f"tool loop pinned to {pinned} could not be honoured ({why})"
 
-    def utilities(self, estimates: dict[str, Estimate], p: str = "p_sample") -> dict[str, float]:
-        """Utility of each candidate, reading P(good) from the estimate's field `p`."""
+    def utilities(self, estimates: dict[str, Estimate], p: str = "p_sample",
+                  penalties: dict[str, tuple[float, float]] | None = None) -> dict[str, float]:
+        """Utility of each candidate, reading P(good) from the estimate's field `p`
+        (`penalties`: what `penalties(estimates)` gave, if known)."""
+        if not estimates:
+            return {}
+        penalties = penalties if penalties is not None else self.penalties(estimates)
+        quality = self.preferences.quality
+        return {m: quality * getattr(e, p) - penalties[m][0] - penalties[m][1] for m, e in estimates.items()}
+
+    def penalties(self, estimates: dict[str, Estimate]) -> dict[str, tuple[float, float]]:
+        """What each candidate's cost and its latency take off its utility."""
         if not estimates:
             return {}
         prefs = self.preferences
         # relative to the typical eligible candidate, so weights are unitless; x / (x + ref)
         # is bounded, so a pricier model loses at most `cost` utility and is still
         # worth its price where the cheap ones are known to fail
-        ref_cost = statistics.median(e.cost_usd for e in estimates.values()) or 1e-12
-        ref_lat = statistics.median(e.latency_s for e in estimates.values()) or 1e-9
+        ref_cost = _median([e.cost_usd for e in estimates.values()]) or 1e-12
+        ref_lat = _median([e.latency_s for e in estimates.values()]) or 1e-9
         out = {}
         for m, e in estimates.items():
             if prefs.willingness_to_pay_usd:
                 cost_term = e.cost_usd / prefs.willingness_to_pay_usd
             else:
                 cost_term = prefs.cost * e.cost_usd / (e.cost_usd + ref_cost)
-            lat_term = prefs.latency * e.latency_s / (e.latency_s + ref_lat)
-            out[m] = prefs.quality * getattr(e, p) - cost_term - lat_term
+            out[m] = (cost_term, prefs.latency * e.latency_s / (e.latency_s + ref_lat))
         return out
 
     @staticmethod
@@ -219,6 +231,13 @@ class Scheduler:
             r = ranking[1]
             text += f"; next {r}: utility {utilities[r]:.3f}"
         return text
+
+
+def _median(values: list[float]) -> float:
+    """statistics.median, without its overhead (it runs on every routing decision)."""
+    values = sorted(values)
+    half = len(values) // 2
+    return values[half] if len(values) % 2 else (values[half - 1] + values[half]) / 2.0
 
 
 class RoundRobinScheduler(Scheduler):
