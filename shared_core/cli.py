@@ -186,7 +186,7 @@ def _load_bench_task(args: argparse.Namespace):
     if args.task == "logparsing":
         from .bench.logparsing import load_task
 
-        return load_task(data, systems, limit=args.limit)
+        return load_task(data, systems, limit=args.limit, workers=args.workers)
     try:
         from .bench import routerbench
     except ImportError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import multiprocessing as mp
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +49,24 @@ def load_group(path: Path, models: list[str], candidates: dict) -> ReplayGroup:
     return ReplayGroup(name, [r["content"] for r in rows], truth, answers, correct, cost, tm, tin, tout)
 
 
+def _load_groups(files: list[Path], models: list[str], candidates: dict, workers: int) -> list[ReplayGroup]:
+    """Every file's group; post-processing every recorded answer is most of the
+    load, so files are read by `workers` processes."""
+    if workers <= 1 or len(files) <= 1:
+        return [load_group(f, models, candidates) for f in files]
+    with mp.get_context("fork").Pool(workers) as pool:
+        return pool.starmap(load_group, [(f, models, candidates) for f in files])
+
+
 def judge(group: ReplayGroup, i: int, text: str) -> bool:
+    for m, answers in group.answers.items():  # a recorded answer: its label is already known
+        if answers[i] == text:
+            return bool(group.correct[m][i])
     return fold_ws(to_template(text)) == group.truth[i]
 
 
 def load_task(data: list[str | Path], systems: list[str] | None = None, models_yaml: str | Path | None = None,
-              limit: int | None = None) -> ReplayTask:
+              limit: int | None = None, workers: int = 2) -> ReplayTask:
     files = find_data_files("log-parsing", data)
     if systems:
         wanted = {s.lower() for s in systems}
@@ -62,7 +75,7 @@ def load_task(data: list[str | Path], systems: list[str] | None = None, models_y
             raise FileNotFoundError(f"none of the systems {systems} found in {data}")
     candidates = load_candidates(_models_yaml(files, models_yaml), expected_output_tokens=24)
     by_name = {c.name: c for c in candidates}
-    groups = [load_group(f, list(by_name), by_name) for f in files]
+    groups = _load_groups(files, list(by_name), by_name, workers)
     if limit:
         groups = [g.subset(0, limit) for g in groups]
     return ReplayTask("logparsing", groups, candidates, judge, SYSTEM_PROMPT,

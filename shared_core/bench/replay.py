@@ -14,7 +14,7 @@ import multiprocessing as mp
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -251,6 +251,30 @@ def write_warm_start(task: ReplayTask, group: ReplayGroup, path: str | Path) -> 
     return n
 
 
+class _Recorded(Mapping):
+    """What `model` answered each query of `group`, as ReplayCandidate reads its
+    records: a row is made when asked for, not the group's thousands up front."""
+
+    def __init__(self, group: ReplayGroup, model: str):
+        self.group, self.model = group, model
+
+    def __getitem__(self, i: Any) -> dict[str, Any]:
+        if i not in self:
+            raise KeyError(i)
+        g, m = self.group, self.model
+        return {"text": g.answers[m][i], "input_tokens": int(g.input_tokens[m][i]),
+                "output_tokens": int(g.output_tokens[m][i]), "cost_usd": float(g.cost[m][i])}
+
+    def __contains__(self, i: object) -> bool:
+        return isinstance(i, int) and 0 <= i < len(self.group)
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self.group)))
+
+
 def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: str, feedback: str,
                  engine: Engine | None = None, cascade: bool | None = None) -> tuple[dict[str, Any], Engine]:
     """Run one group through an engine; returns its tallies (and the engine, for --warm).
@@ -261,12 +285,7 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
     feedback then (no second label)."""
     cascade = variant == "sls-cascade" if cascade is None else cascade
     models = task.models
-    candidates = []
-    for m in models:
-        records = {i: {"text": group.answers[m][i], "input_tokens": int(group.input_tokens[m][i]),
-                       "output_tokens": int(group.output_tokens[m][i]), "cost_usd": float(group.cost[m][i])}
-                   for i in range(len(group))}
-        candidates.append(ReplayCandidate(cfg.candidate(m), records))
+    candidates = [ReplayCandidate(cfg.candidate(m), _Recorded(group, m)) for m in models]
     if engine is None:
         verifiers = [ReplayLabelVerifier(task.judge, group)] if cascade else None
         engine = Engine(cfg, candidates, verifiers=verifiers)
