@@ -120,12 +120,15 @@ class ObservationMemory:
             return {}
         counts = self.count[ids]
         before = np.cumsum(counts) - counts
-        share = np.clip(k - before, 0.0, counts) / counts
+        used = before < k  # a cluster holds one observation at least: the rest are past k
+        if not used.all():
+            sims, ids, counts, before = sims[used], ids[used], counts[used], before[used]
+        share = np.minimum(k - before, counts) / counts
         w = (np.exp((sims.astype(np.float64) - 1.0) / bandwidth) * share
              * 0.5 ** ((t - self.stamp[ids]) / self.half_life))
-        used = share > 0
-        s, n = w[used] @ self.reward[ids[used]], w[used] @ self.weight[ids[used]]
-        seen = (self.weight[ids[used]] > 0).any(axis=0)
+        weight = self.weight[ids]
+        s, n = w @ self.reward[ids], w @ weight
+        seen = (weight > 0).any(axis=0)
         return {m: (float(s[j]), float(n[j])) for j, m in enumerate(self.models) if seen[j]}
 
     # -- persistence ----------------------------------------------------------------
