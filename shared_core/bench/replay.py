@@ -353,6 +353,17 @@ def regret_curve(group: ReplayGroup, ok: list[bool], paid: list[float], wtp: flo
             "at": at, "regret": [round(float(gap[t - 1]), 3) for t in at]}
 
 
+_WORKER: dict[str, Any] = {}  # a pool process's task and train part, inherited at fork
+
+
+def _init_worker(task: ReplayTask, train: ReplayTask | None) -> None:
+    _WORKER.update(task=task, train=train)
+
+
+def _pooled_job(args: tuple) -> tuple[str, str, dict[str, Any]]:
+    return _job((_WORKER["task"], *args, _WORKER["train"]))
+
+
 def _job(args: tuple) -> tuple[str, str, dict[str, Any]]:
     task, gi, variant, feedback, base, train = args
     cfg = sls_config(task, variant, base, feedback)
@@ -398,16 +409,17 @@ def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedbac
                 if progress:
                     progress(f"{v} {g.name}")
     else:
-        jobs = [(task, gi, v, feedback, base, train) for v in variants for gi in range(len(task.groups))]
+        jobs = [(gi, v, feedback, base) for v in variants for gi in range(len(task.groups))]
         if workers > 1 and len(jobs) > 1:
-            with mp.get_context("fork").Pool(workers) as pool:
-                for v, name, tally in pool.imap_unordered(_job, jobs):
+            # the task (27 MB for log parsing) reaches the workers once, by fork, not pickled with every job
+            with mp.get_context("fork").Pool(workers, _init_worker, (task, train)) as pool:
+                for v, name, tally in pool.imap_unordered(_pooled_job, jobs):
                     tallies[v][name] = tally
                     if progress:
                         progress(f"{v} {name}")
         else:
             for job in jobs:
-                v, name, tally = _job(job)
+                v, name, tally = _job((task, *job, train))
                 tallies[v][name] = tally
                 if progress:
                     progress(f"{v} {name}")

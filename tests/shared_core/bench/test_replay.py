@@ -57,6 +57,14 @@ def test_cascade_row_pays_for_every_attempt_and_beats_one_call(synthetic_task):
     assert "_tallies" in detail
 
 
+def test_worker_processes_give_the_rows_of_one_process(synthetic_task):
+    # the pool's workers get the task once, at fork; each job carries only its indices
+    base = _base(synthetic_task)
+    one, _ = sls_rows(synthetic_task, ("sls", "sls-no-cache"), base=base, workers=1)
+    two, _ = sls_rows(synthetic_task, ("sls", "sls-no-cache"), base=base, workers=2)
+    assert one == two
+
+
 def test_pretrained_needs_a_train_part(synthetic_task, tmp_path):
     base = _base(synthetic_task)
     with pytest.raises(ValueError, match="train"):
