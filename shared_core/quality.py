@@ -51,6 +51,8 @@ class QualityModel:
         self.index = {m: i for i, m in enumerate(self.models)}
         z = np.array([prior_z[m] for m in self.models], dtype=float)
         self.feature = z - (float(z.mean()) if len(z) else 0.0)  # what the slope b multiplies
+        # row m: the features of model m's latent score (intercept, slope's feature, own offset)
+        self.design = np.hstack([np.ones((len(self.models), 1)), self.feature[:, None], np.eye(len(self.models))])
         d = len(self.models) + 2
         self.mu = np.zeros(d)
         var = [spread.shift ** 2, spread.slope ** 2]
@@ -68,7 +70,7 @@ class QualityModel:
         """Every model's (mean, low, high) P(good), the interval at 2 posterior sds;
         computed once per observation, since every request asks for it."""
         if self._summary is None:
-            x = np.hstack([np.ones((len(self.models), 1)), self.feature[:, None], np.eye(len(self.models))])
+            x = self.design
             m = self.prior_z + x @ self.mu
             sd = np.sqrt(np.einsum("ij,jk,ik->i", x, self.sigma, x))
             mean = _cdf(m / np.sqrt(1.0 + sd ** 2))
@@ -77,10 +79,7 @@ class QualityModel:
         return self._summary
 
     def _x(self, model: str) -> np.ndarray:
-        i = self.index[model]
-        x = np.zeros(len(self.mu))
-        x[0], x[1], x[2 + i] = 1.0, self.feature[i], 1.0
-        return x
+        return self.design[self.index[model]]
 
     def marginal(self, model: str) -> tuple[float, float]:
         """Mean and variance of the latent probit score of `model`."""
