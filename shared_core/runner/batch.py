@@ -213,7 +213,8 @@ class BatchRunner:
         else:
             answer = await call_with_retries(once, self.run_config, on_retry=self._retried)
         answer.complete_usage(request, cand, time.perf_counter() - t0)
-        # no await between the answer arriving and this line: a kill cannot fall between them
+        # no await between the answer arriving and this line: no other job runs in between. A kill
+        # can still fall here: that answer is billed and lost, and bought again on resume
         self.journal.paid({"id": job_id, "model": model, "text": answer.text, "cost_usd": answer.cost_usd,
                            "input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens,
                            "latency_s": answer.latency_s, "extra": answer.extra})

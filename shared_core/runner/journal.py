@@ -8,7 +8,10 @@ Two append-only JSON-lines files:
 A resumed run skips the jobs in the output, and serves a job the journal has
 an answer for from that answer instead of calling (and paying) again. Each
 line goes out in a single write, so a kill -9 leaves at most a torn last line,
-which the next run cuts off.
+which the next run cuts off. What no client can keep is an answer the provider
+has billed and the process has not yet written down: a kill in that window
+(on the wire for a remote model, microseconds for an in-process one) buys that
+answer again on resume.
 """
 
 from __future__ import annotations
