@@ -306,7 +306,8 @@ jobs.jsonl holds one job a line:
   {"id": "a1", "prompt": "...", "task": "logparsing"}
   {"id": "a2", "messages": [{"role": "user", "content": "..."}], "max_cost": 0.01, "tenant": "acme"}
 Killed or interrupted, the same command continues where it stopped: no job is
-lost, written twice or paid twice (the journal is <output>.journal).
+lost or written twice, and an answer is paid twice only if the kill fell
+between the provider's bill and its journal line (the journal is <output>.journal).
 """
 
 
