@@ -89,7 +89,8 @@ def _abstract(t: str) -> str:
     t = _PLACEHOLDER.sub(WILDCARD, t)
     t = fold_ws(t)
     t = _HEX.sub(WILDCARD, t)
-    t = "".join(WILDCARD if _PATH.fullmatch(p) else p for p in _PATH_SPLIT.split(t))
+    if "/" in t:  # a path starts with one; most lines have none
+        t = "".join(WILDCARD if p[:1] == "/" and _PATH.fullmatch(p) else p for p in _PATH_SPLIT.split(t))
     tokens = [WILDCARD if tok and _is_value(tok) else tok for tok in _TOKEN_SPLIT.split(t)]
     return _JOINED.sub(WILDCARD, "".join(tokens))
 
