@@ -361,11 +361,11 @@ def _init_worker(task: ReplayTask, train: ReplayTask | None) -> None:
 
 
 def _pooled_job(args: tuple) -> tuple[str, str, dict[str, Any]]:
-    return _job((_WORKER["task"], *args, _WORKER["train"]))
+    return _job(_WORKER["task"], _WORKER["train"], *args)
 
 
-def _job(args: tuple) -> tuple[str, str, dict[str, Any]]:
-    task, gi, variant, feedback, base, train = args
+def _job(task: ReplayTask, train: ReplayTask | None, gi: int, variant: str, feedback: str,
+         base: SLSConfig | None) -> tuple[str, str, dict[str, Any]]:
     cfg = sls_config(task, variant, base, feedback)
     if variant not in TRAIN_PART_VARIANTS:
         tally, _ = replay_group(task, task.groups[gi], cfg, variant, feedback)
@@ -419,7 +419,7 @@ def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedbac
                         progress(f"{v} {name}")
         else:
             for job in jobs:
-                v, name, tally = _job((task, *job, train))
+                v, name, tally = _job(task, train, *job)
                 tallies[v][name] = tally
                 if progress:
                     progress(f"{v} {name}")
