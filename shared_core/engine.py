@@ -227,13 +227,13 @@ class Engine:
             if skipped is None:  # a repeat is served before any encoding or token counting
                 plan.hit = self.cache.exact_hit(plan.exact_key)
             if plan.hit is None:
-                plan.input_tokens = count_message_tokens(request.messages, tools=request.tools)
                 plan.vector = self.encoder.encode_one(request.query)
             if skipped is None and plan.hit is None:
                 lookup = self.cache.lookup(request, scope, plan.exact_key, plan.vector)
                 plan.hit, plan.nearest = lookup.hit, lookup.nearest
             plan.cache_skipped = skipped
-            if plan.hit is None:
+            if plan.hit is None:  # tokens price the calls: a hit makes none
+                plan.input_tokens = count_message_tokens(request.messages, tools=request.tools)
                 plan.decision = self._decide(request, names, plan)
             else:
                 self.scheduler.count_request(request.task)
