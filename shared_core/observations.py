@@ -45,6 +45,7 @@ class ObservationMemory:
         self.weight = np.zeros((0, 0))  # (cluster, model): decayed observation count
         self.reward = np.zeros((0, 0))  # (cluster, model): decayed reward sum
         self.observations = 0
+        self.singles = True  # no cluster has merged yet: each holds one observation
 
     def __len__(self) -> int:
         return len(self._centres)
@@ -71,6 +72,7 @@ class ObservationMemory:
             c = len(self) - 1
         else:
             c = self._nearest(vec)
+            self.singles = False
             self._decay_to(c, t)
             n = self.count[c]
             centre = self.centres[c] * n + vec[0]
@@ -118,14 +120,15 @@ class ObservationMemory:
         sims, ids = self.search(vector, k)
         if not len(ids):
             return {}
-        counts = self.count[ids]
-        before = np.cumsum(counts) - counts
-        used = before < k  # a cluster holds one observation at least: the rest are past k
-        if not used.all():
-            sims, ids, counts, before = sims[used], ids[used], counts[used], before[used]
-        share = np.minimum(k - before, counts) / counts
-        w = (np.exp((sims.astype(np.float64) - 1.0) / bandwidth) * share
-             * 0.5 ** ((t - self.stamp[ids]) / self.half_life))
+        close = np.exp((sims.astype(np.float64) - 1.0) / bandwidth)
+        if not self.singles:  # (with one observation a cluster, the k nearest are the k observations)
+            counts = self.count[ids]
+            before = np.cumsum(counts) - counts
+            used = before < k  # a cluster holds one observation at least: the rest are past k
+            if not used.all():
+                close, ids, counts, before = close[used], ids[used], counts[used], before[used]
+            close = close * (np.minimum(k - before, counts) / counts)
+        w = close * 0.5 ** ((t - self.stamp[ids]) / self.half_life)
         weight = self.weight[ids]
         s, n = w @ self.reward[ids], w @ weight
         seen = (weight > 0).any(axis=0)
@@ -152,6 +155,7 @@ class ObservationMemory:
         mem.weight = np.asarray(arrays["weight"], dtype=np.float64).reshape(len(centres), -1).copy()
         mem.reward = np.asarray(arrays["reward"], dtype=np.float64).reshape(len(centres), -1).copy()
         mem.observations = int(meta.get("observations", mem.count.sum()))
+        mem.singles = not (mem.count > 1).any()
         return mem
 
     @classmethod

@@ -41,6 +41,25 @@ def test_below_capacity_the_evidence_is_exact_knn_over_observations():
             assert got[m] == pytest.approx(want[m], rel=1e-5)
 
 
+def test_the_one_observation_a_cluster_shortcut_gives_what_the_general_count_gives():
+    vecs = unit_rows(200)
+    mem = ObservationMemory(DIM, capacity=500, half_life=80.0)
+    for i, v in enumerate(vecs):
+        mem.add(v, f"m{i % 4}", float(i % 3 == 0), i)
+    assert mem.singles
+    fast = [mem.evidence(q, 24, 0.3, 210) for q in unit_rows(20, seed=4)]
+    mem.singles = False  # the general path: cluster counts, k budget, shares
+    assert fast == [mem.evidence(q, 24, 0.3, 210) for q in unit_rows(20, seed=4)]
+    merged = ObservationMemory(DIM, capacity=150, half_life=80.0)
+    for i, v in enumerate(vecs):
+        merged.add(v, "m0", 1.0, i)
+        assert merged.singles == (i < 150)
+    meta, arrays = merged.to_state()
+    assert not ObservationMemory.from_state(DIM, meta, arrays, 150, 80.0).singles
+    meta, arrays = mem.to_state()
+    assert ObservationMemory.from_state(DIM, meta, arrays, 500, 80.0).singles
+
+
 def test_past_capacity_observations_merge_into_their_nearest_cluster():
     rng = np.random.default_rng(3)
     a, b = unit_rows(2, seed=5)
