@@ -120,7 +120,9 @@ class QualityModel:
 
     def _cholesky(self) -> np.ndarray:
         if self._chol is None:  # once per observation, not per request
-            self._chol = np.linalg.cholesky(self.sigma + 1e-12 * np.eye(len(self.mu)))
+            sigma = self.sigma.copy()
+            sigma.flat[:: len(self.mu) + 1] += 1e-12
+            self._chol = np.linalg.cholesky(sigma)
         return self._chol
 
     def observe(self, model: str, reward: float, offset: float = 0.0, noise_sd: float = 1.0) -> None:
@@ -133,7 +135,7 @@ class QualityModel:
         self.observations += 1
         self._summary = self._chol = self._draws = None
         if self.drift:
-            self.sigma[np.diag_indices_from(self.sigma)] += self.drift
+            self.sigma.flat[:: len(self.mu) + 1] += self.drift  # the diagonal
 
     def _update(self, model: str, y: float, weight: float, offset: float = 0.0, noise_sd: float = 1.0) -> None:
         i = self.index[model]
