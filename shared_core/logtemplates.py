@@ -20,7 +20,6 @@ WILDCARD = "<*>"
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 _LETTER = re.compile(r"[A-Za-z]")
 
-_WS = re.compile(r"\s+")
 # A span between backticks: fenced block (optional language tag) or inline.
 _BACKTICKS = re.compile(r"```[^\n`]*\n(.*?)```|```(.*?)```|`([^`\n]+)`", re.S)
 # A quote that is not an apostrophe inside a word (isn't, user's).
@@ -50,8 +49,9 @@ _JOINED = re.compile(r"<\*>(?:[.:#/]?<\*>)+")
 
 
 def fold_ws(s: str) -> str:
-    """Runs of white space as one space, ends stripped."""
-    return _WS.sub(" ", s or "").strip()
+    """Runs of white space as one space, ends stripped (str.split's white space is
+    re's \\s, and splitting is several times faster than the regex)."""
+    return " ".join(s.split()) if s else ""
 
 
 def is_correct(template: str, event_template: str) -> bool:

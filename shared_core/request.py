@@ -145,7 +145,7 @@ class Request:
         last = max((i for i, m in enumerate(self.messages) if m["role"] == "user"), default=len(self.messages))
         turns = [(m["role"], _fold(str(m.get("content", ""))), m.get("tool_call_id"), m.get("tool_calls"))
                  for m in self.messages[:last] if m["role"] != "system"]
-        return _digest(turns)
+        return _digest(turns) if turns else _NO_HISTORY
 
     def is_follow_up(self) -> bool:
         """True when the conversation already has assistant or tool turns: the last
@@ -211,3 +211,6 @@ def _framed(text: str) -> bytes:
 def _digest(obj: Any) -> str:
     blob = json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
+
+
+_NO_HISTORY = _digest([])  # a first question's history_key: most requests have no earlier turns

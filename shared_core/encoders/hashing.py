@@ -17,7 +17,6 @@ import numpy as np
 from .base import Encoder
 
 _DIGITS = re.compile(r"\d+")
-_WS = re.compile(r"\s+")
 
 
 class HashingEncoder(Encoder):
@@ -49,7 +48,7 @@ class HashingEncoder(Encoder):
             if len(text) > self.max_chars:  # keep both ends: a question often comes last
                 half = self.max_chars // 2
                 text = text[:half] + " " + text[-half:]
-            norm = " " + _WS.sub(" ", _DIGITS.sub("0", text.lower())).strip() + " "
+            norm = " " + " ".join(_DIGITS.sub("0", text.lower()).split()) + " "  # str.split's white space is re's \s
             known = self._vectors.get(norm)
             if known is None:
                 known = self._vector(norm)
