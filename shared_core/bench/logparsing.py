@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..logtemplates import fold_ws, to_template
+from ..tokens import get_encoding
 from .replay import ReplayGroup, ReplayTask, find_data_files, load_candidates, modelled_time
 
 SYSTEM_PROMPT = ("You will be provided with a log message. Abstract the dynamic variables in it as "
@@ -55,7 +56,9 @@ def _load_groups(files: list[Path], models: list[str], candidates: dict, workers
     if workers <= 1 or len(files) <= 1:
         return [load_group(f, models, candidates) for f in files]
     with mp.get_context("fork").Pool(workers) as pool:
-        return pool.starmap(load_group, [(f, models, candidates) for f in files])
+        loading = pool.starmap_async(load_group, [(f, models, candidates) for f in files])
+        get_encoding()  # meanwhile: the replay's workers fork from here and inherit tiktoken's tables
+        return loading.get()
 
 
 def judge(group: ReplayGroup, i: int, text: str) -> bool:

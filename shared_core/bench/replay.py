@@ -410,6 +410,9 @@ def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedbac
                     progress(f"{v} {g.name}")
     else:
         jobs = [(gi, v, feedback, base) for v in variants for gi in range(len(task.groups))]
+        # longest first, so that no worker is left with a long job at the end: a row
+        # without the cache calls a model for every query
+        jobs.sort(key=lambda j: -len(task.groups[j[0]]) * (2 if j[1] == "sls-no-cache" else 1))
         if workers > 1 and len(jobs) > 1:
             # the task (27 MB for log parsing) reaches the workers once, by fork, not pickled with every job
             with mp.get_context("fork").Pool(workers, _init_worker, (task, train)) as pool:
