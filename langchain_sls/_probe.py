@@ -4,7 +4,8 @@ One candidate (a provider stand-in that answers at once, with usage), no
 cache, the same question: the engine routes and calls the candidate's
 `invoke` (what `ChatModel.invoke` would cost without SLS), against
 `SmartRouterLLM.invoke` doing the same engine work plus message conversion,
-its callbacks run and the routing metadata.
+its callbacks run and the routing metadata. Beside it, the floor: what
+`BaseChatModel.invoke` itself costs for a model whose `_generate` does nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def adapter_overhead(calls: int = 2000) -> dict[str, Any]:
         engine.run(Request(messages=[{"role": "user", "content": QUESTION}], allow_cache=False), call=call)
 
     try:
-        return paired_overhead("langchain", engine_alone, lambda: router.invoke(messages), calls=calls)
+        return paired_overhead("langchain", engine_alone, lambda: router.invoke(messages), calls=calls,
+                               framework=(lambda: model.invoke(messages), lambda: model._generate(messages)))
     finally:
         router.close()

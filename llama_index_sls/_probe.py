@@ -4,6 +4,8 @@ One candidate (a provider stand-in that answers at once), no cache, the same
 question: the engine routes and calls the candidate's `chat` (what `LLM.chat`
 would cost without SLS), against `SmartRouterLLM.chat` doing the same engine
 work plus message conversion, its instrumentation events and the routing metadata.
+Beside it, the floor: what the `llm_chat_callback` of `LLM.chat` itself costs
+for a model whose chat does nothing.
 """
 
 from __future__ import annotations
@@ -32,9 +34,13 @@ class _InstantLLM(CustomLLM):
     def metadata(self) -> LLMMetadata:
         return LLMMetadata(is_chat_model=True, model_name="probe")
 
+    def answer(self, messages: Any) -> ChatResponse:
+        """The body of `chat`, without LlamaIndex's callback and events around it."""
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content="Paris."))
+
     @llm_chat_callback()
     def chat(self, messages: Any, **kwargs: Any) -> ChatResponse:
-        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content="Paris."))
+        return self.answer(messages)
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
@@ -58,6 +64,7 @@ def adapter_overhead(calls: int = 2000) -> dict[str, Any]:
         router.engine.run(Request(messages=[{"role": "user", "content": QUESTION}], allow_cache=False), call=call)
 
     try:
-        return paired_overhead("llama_index", engine_alone, lambda: router.chat(messages), calls=calls)
+        return paired_overhead("llama_index", engine_alone, lambda: router.chat(messages), calls=calls,
+                               framework=(lambda: llm.chat(messages), lambda: llm.answer(messages)))
     finally:
         router.close()
