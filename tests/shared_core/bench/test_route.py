@@ -34,13 +34,20 @@ def test_probes_are_read_from_installed_entry_points(tmp_path, monkeypatch):
     (tmp_path / "probe_mod.py").write_text(
         "def good():\n"
         "    return {'name': 'x', 'engine_p50_us': 100.0, 'adapter_p50_us': 180.0, 'adapter_p99_us': 400.0}\n"
+        "def floor():\n"
+        "    return {'name': 'y', 'engine_p50_us': 1.0, 'adapter_p50_us': 2.0, 'adapter_p99_us': 3.0,"
+        " 'framework_p50_us': 1.5}\n"
         "def bad():\n"
         "    raise RuntimeError('probe broke')\n")
     info = tmp_path / "probe_dist-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: probe-dist\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[{route.PROBE_GROUP}]\ngood = probe_mod:good\nbad = probe_mod:bad\n")
+    (info / "entry_points.txt").write_text(
+        f"[{route.PROBE_GROUP}]\ngood = probe_mod:good\nfloor = probe_mod:floor\nbad = probe_mod:bad\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    rows, failed = route.adapter_probes(only={"good", "bad"})
-    assert {"name": "x", "engine_p50_us": 100.0, "adapter_p50_us": 180.0, "adapter_p99_us": 400.0} in rows
+    rows, failed = route.adapter_probes(only={"good", "floor", "bad"})
+    assert {"name": "x", "engine_p50_us": 100.0, "adapter_p50_us": 180.0, "adapter_p99_us": 400.0,
+            "framework_p50_us": None} in rows  # a probe that does not time its framework's floor
+    assert {"name": "y", "engine_p50_us": 1.0, "adapter_p50_us": 2.0, "adapter_p99_us": 3.0,
+            "framework_p50_us": 1.5} in rows
     assert "bad: RuntimeError: probe broke" in failed
