@@ -34,8 +34,9 @@ def _models_yaml(files: list[Path], models_yaml: str | Path | None) -> Path:
 
 
 def read_columns(path: Path) -> dict[str, tuple[str, ...]]:
-    """A CSV file (gzipped or not) as its columns: a file of 2,000 rows and 40
-    columns reads about twice as fast as through a dict per row."""
+    """A CSV file (gzipped or not) as its columns, so that a group takes each
+    column whole instead of looking a key up in every row's dict (the load of
+    all 12 Loghub files: 1.47 -> 1.23 s serial; reading alone costs the same)."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", newline="") as fh:
         reader = csv.reader(fh)
