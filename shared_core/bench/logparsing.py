@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import multiprocessing as mp
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +34,11 @@ def _models_yaml(files: list[Path], models_yaml: str | Path | None) -> Path:
     raise FileNotFoundError("models.yaml not found beside the data; pass models_yaml")
 
 
-def read_columns(path: Path) -> dict[str, tuple[str, ...]]:
+def read_columns(path: Path, required: Sequence[str] = ()) -> dict[str, tuple[str, ...]]:
     """A CSV file (gzipped or not) as its columns, so that a group takes each
     column whole instead of looking a key up in every row's dict (the load of
-    all 12 Loghub files: 1.47 -> 1.23 s serial; reading alone costs the same)."""
+    all 12 Loghub files: 1.47 -> 1.23 s serial; reading alone costs the same).
+    A `required` column the file lacks is an error that names it."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", newline="") as fh:
         reader = csv.reader(fh)
@@ -47,17 +49,16 @@ def read_columns(path: Path) -> dict[str, tuple[str, ...]]:
     for i, row in enumerate(rows):
         if len(row) != len(header):
             raise ValueError(f"{path.name}: data row {i + 1} has {len(row)} fields, the header {len(header)}")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ValueError(f"{path.name} has no column {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
     columns = zip(*rows) if rows else ((),) * len(header)
     return dict(zip(header, columns))
 
 
 def load_group(path: Path, models: list[str], candidates: dict) -> ReplayGroup:
-    cols = read_columns(path)
-    needed = ["content", "event_template"] + [f"{m}.{f}" for m in models
-                                              for f in ("output", "prompt_tokens", "completion_tokens")]
-    missing = [c for c in needed if c not in cols]
-    if missing:
-        raise ValueError(f"{path.name} has no column {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    cols = read_columns(path, ["content", "event_template"] + [
+        f"{m}.{f}" for m in models for f in ("output", "prompt_tokens", "completion_tokens")])
     truth = [fold_ws(t) for t in cols["event_template"]]
     answers, correct, cost, tm, tin, tout = {}, {}, {}, {}, {}, {}
     tokens = lambda column: np.array([int(float(v or 0)) for v in cols[column]])

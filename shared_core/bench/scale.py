@@ -10,8 +10,6 @@ The last tenth of each system's lines is held out as the new queries.
 
 from __future__ import annotations
 
-import csv
-import gzip
 import re
 import time
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ import numpy as np
 
 from ..errors import SLSError
 from . import default_data_dir
+from .logparsing import read_columns
 
 class BenchArgumentError(SLSError, ValueError):
     """A bench option that cannot be used as given."""
@@ -75,8 +74,8 @@ def load_corpus(data: str | Path | None = None) -> LogCorpus:
         return _demo_corpus()
     lines, templates, held_lines, held_templates = [], [], [], []
     for f in files:
-        with gzip.open(f, "rt", newline="") as fh:
-            rows = [(r["content"], r["event_template"]) for r in csv.DictReader(fh)]
+        cols = read_columns(f, ["content", "event_template"])
+        rows = list(zip(cols["content"], cols["event_template"]))
         cut = len(rows) - len(rows) // 10
         for pos, (line, template) in enumerate(rows):
             (lines if pos < cut else held_lines).append(line)
