@@ -70,18 +70,27 @@ def bench_plan(args: argparse.Namespace) -> tuple[tuple[str, ...], float | None,
     return variants, train_frac, baselines
 
 
+def _one_folder(args: argparse.Namespace) -> str | None:
+    """The one Loghub folder `sls bench cache` and `route` read their lines from."""
+    from .bench.scale import BenchArgumentError
+
+    if args.data and len(args.data) > 1:
+        raise BenchArgumentError(f"sls bench {args.task} reads one Loghub folder; --data got {len(args.data)}")
+    return args.data[0] if args.data else None
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench.replay import run_bench
 
     if args.task == "cache":
         from .bench.cache_micro import main as cache_main
 
-        return cache_main(args.sizes or ([args.entries] if args.entries else None), args.out, quiet=args.quiet,
-                          distinct=args.distinct)
+        return cache_main(args.sizes or ([args.entries] if args.entries else None), args.out,
+                          data=_one_folder(args), quiet=args.quiet, distinct=args.distinct)
     if args.task == "route":
         from .bench.route import main as route_main
 
-        return route_main(args.sizes, args.observations, args.out, quiet=args.quiet)
+        return route_main(args.sizes, args.observations, args.out, data=_one_folder(args), quiet=args.quiet)
     if args.task == "semantic":
         from .bench.semantic import main as semantic_main
 

@@ -68,8 +68,12 @@ def _random_word(rng: np.random.Generator) -> str:
 
 
 def load_corpus(data: str | Path | None = None) -> LogCorpus:
+    """Loghub's lines from `data` (a folder of <System>.csv.gz); without `data`,
+    from the shared data if it is there, else the demo's generated lines."""
     folder = Path(data) if data else default_data_dir() / "logparsing"
     files = sorted(folder.glob("*.csv.gz")) if folder.is_dir() else []
+    if not files and data:
+        raise BenchArgumentError(f"--data {data}: no Loghub <System>.csv.gz files in that folder")
     if not files:
         return _demo_corpus()
     lines, templates, held_lines, held_templates = [], [], [], []

@@ -92,3 +92,32 @@ def test_cache_micro_benchmark_prints_a_row_per_size(tmp_path, capsys):
 def test_bench_sizes_must_be_numbers(capsys):
     assert main(["bench", "route", "--sizes", "1000,lots"]) == 2
     assert "--sizes must be comma-separated whole numbers" in capsys.readouterr().err
+
+
+def _loghub_folder(folder, lines=60):
+    import gzip
+
+    folder.mkdir()
+    with gzip.open(folder / "Tiny.csv.gz", "wt", newline="") as fh:
+        fh.write("content,event_template\n")
+        for i in range(lines):
+            fh.write(f"Connection {i} closed by peer{i % 7},Connection <*> closed by <*>\n")
+    return folder
+
+
+def test_bench_route_reads_the_folder_data_names(tmp_path, capsys):
+    folder = _loghub_folder(tmp_path / "loghub")
+    out = tmp_path / "route.json"
+    assert main(["bench", "route", "--sizes", "100", "--observations", "50", "--data", str(folder),
+                 "--quiet", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert str(folder) in result["corpus"] and "Loghub (1 systems" in result["corpus"]
+    assert result["sizes"][0]["entries"] == 100
+
+
+@pytest.mark.parametrize("task", ["route", "cache"])
+def test_bench_data_without_loghub_files_or_with_two_folders_is_an_error(tmp_path, capsys, task):
+    assert main(["bench", task, "--sizes", "100", "--data", str(tmp_path)]) == 2
+    assert f"--data {tmp_path}: no Loghub <System>.csv.gz files in that folder" in capsys.readouterr().err
+    assert main(["bench", task, "--sizes", "100", "--data", str(tmp_path), str(tmp_path)]) == 2
+    assert f"sls bench {task} reads one Loghub folder; --data got 2" in capsys.readouterr().err
