@@ -70,6 +70,31 @@ def bench_plan(args: argparse.Namespace) -> tuple[tuple[str, ...], float | None,
     return variants, train_frac, baselines
 
 
+REPLAYS = ("logparsing", "codegen", "qa")
+# the bench options only some tasks read; a user who gives one to another task is told,
+# not silently ignored (--data, --out and --quiet apply to every task)
+BENCH_OPTION_TASKS = {
+    **{dest: REPLAYS for dest in ("systems", "feedback", "warm", "variants", "config", "workers", "train_frac",
+                                  "baselines", "pretrain", "ceiling")},
+    "limit": REPLAYS + ("semantic",),
+    "entries": ("cache", "semantic"),
+    "sizes": ("cache", "route"),
+    "distinct": ("cache",),
+    "observations": ("route",),
+    **{dest: ("semantic",) for dest in ("encoders", "target_error_rate", "scale")},
+}
+
+
+def _check_bench_options(args: argparse.Namespace) -> None:
+    from .bench.scale import BenchArgumentError
+
+    defaults = build_parser().parse_args(["bench", args.task])
+    for dest, tasks in BENCH_OPTION_TASKS.items():
+        if args.task not in tasks and getattr(args, dest) != getattr(defaults, dest):
+            raise BenchArgumentError(f"sls bench {args.task} does not read --{dest.replace('_', '-')}; "
+                                     f"it is for sls bench {', '.join(tasks)}")
+
+
 def _one_folder(args: argparse.Namespace) -> str | None:
     """The one Loghub folder `sls bench cache` and `route` read their lines from."""
     from .bench.scale import BenchArgumentError
@@ -82,6 +107,7 @@ def _one_folder(args: argparse.Namespace) -> str | None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench.replay import run_bench
 
+    _check_bench_options(args)
     if args.task == "cache":
         from .bench.cache_micro import main as cache_main
 

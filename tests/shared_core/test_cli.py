@@ -121,3 +121,15 @@ def test_bench_data_without_loghub_files_or_with_two_folders_is_an_error(tmp_pat
     assert f"--data {tmp_path}: no Loghub <System>.csv.gz files in that folder" in capsys.readouterr().err
     assert main(["bench", task, "--sizes", "100", "--data", str(tmp_path), str(tmp_path)]) == 2
     assert f"sls bench {task} reads one Loghub folder; --data got 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "route", "--config", "my.yaml"],
+     "sls bench route does not read --config; it is for sls bench logparsing, codegen, qa"),
+    (["bench", "cache", "--observations", "10"], "sls bench cache does not read --observations; it is for sls bench route"),
+    (["bench", "qa", "--sizes", "1000"], "sls bench qa does not read --sizes; it is for sls bench cache, route"),
+    (["bench", "logparsing", "--target-error-rate", "0.1"], "does not read --target-error-rate"),
+])
+def test_a_bench_option_the_task_does_not_read_is_an_error(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
