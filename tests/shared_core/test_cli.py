@@ -129,6 +129,7 @@ def test_bench_data_without_loghub_files_or_with_two_folders_is_an_error(tmp_pat
     (["bench", "cache", "--observations", "10"], "sls bench cache does not read --observations; it is for sls bench route"),
     (["bench", "qa", "--sizes", "1000"], "sls bench qa does not read --sizes; it is for sls bench cache, route"),
     (["bench", "logparsing", "--target-error-rate", "0.1"], "does not read --target-error-rate"),
+    (["bench", "semantic", "--entries", "5000"], "sls bench semantic reads --entries only with --scale"),
 ])
 def test_a_bench_option_the_task_does_not_read_is_an_error(argv, message, capsys):
     assert main(argv) == 2
