@@ -93,6 +93,9 @@ def _check_bench_options(args: argparse.Namespace) -> None:
         if args.task not in tasks and getattr(args, dest) != getattr(defaults, dest):
             raise BenchArgumentError(f"sls bench {args.task} does not read --{dest.replace('_', '-')}; "
                                      f"it is for sls bench {', '.join(tasks)}")
+    if args.task == "semantic" and args.entries and not args.scale:
+        raise BenchArgumentError("sls bench semantic reads --entries only with --scale (the cache it times "
+                                 "encode + lookup in)")
 
 
 def _one_folder(args: argparse.Namespace) -> str | None:
@@ -118,12 +121,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         return route_main(args.sizes, args.observations, args.out, data=_one_folder(args), quiet=args.quiet)
     if args.task == "semantic":
-        from .bench.scale import BenchArgumentError
         from .bench.semantic import main as semantic_main
-
-        if args.entries and not args.scale:
-            raise BenchArgumentError("sls bench semantic reads --entries only with --scale (the cache it times "
-                                     "encode + lookup in)")
 
         return semantic_main(args.data, args.limit, args.encoders, args.target_error_rate,
                              (args.entries or 100_000) if args.scale else None, args.out, quiet=args.quiet)
