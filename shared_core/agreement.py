@@ -21,6 +21,11 @@ one-coin model of Dawid and Skene, 1979). One-call plans compete with the
 cascades, so escalation happens only where it pays. What the calls show
 teaches the predictor without any label: each model is credited with the
 posterior that its answer is the right one.
+
+Without labels only a comparison teaches: a model asked alone is credited its
+own prior (the posterior of one answer is the P(good) it was asked with), so
+its answer is not counted as evidence, and a one-call plan competes at the
+posterior mean, not the exploring draw: exploring it could not learn anything.
 """
 
 from __future__ import annotations
@@ -156,12 +161,15 @@ class Difficulty:
 
 
 def best_plan(p: dict[str, float], cost: dict[str, float], q: float, wtp: float,
-              difficulty_sd: float = 0.0) -> AgreementPlan:
-    """The plan of highest expected utility: one call, or a pair and a referee."""
+              difficulty_sd: float = 0.0, alone: dict[str, float] | None = None) -> AgreementPlan:
+    """The plan of highest expected utility: one call, or a pair and a referee.
+    `alone` (default `p`) is what a one-call plan is valued at: the posterior mean
+    where `p` is an exploring draw, since a lone answer teaches nothing without a label."""
     d = Difficulty(p, difficulty_sd)
     names = d.models
     costs = np.array([cost[m] for m in names])
-    plans = [AgreementPlan(m, accuracy=p[m], cost_usd=cost[m], utility=p[m] - cost[m] / wtp) for m in p]
+    alone = p if alone is None else alone
+    plans = [AgreementPlan(m, accuracy=alone[m], cost_usd=cost[m], utility=alone[m] - cost[m] / wtp) for m in p]
     for a, b in itertools.combinations(names, 2):
         pa, pb = d.of(a), d.of(b)
         disagree = 1.0 - pa * pb - (1.0 - pa) * (1.0 - pb) * q  # per node
@@ -273,9 +281,13 @@ def question_difficulty(keys: dict[str, str | None], p: dict[str, float], q: flo
 
 def pseudo_labels(outcome: Outcome, p: dict[str, float], q: float, difficulty_sd: float = 0.0) -> dict[str, float]:
     """What the calls say of each model without a label: the posterior that its
-    answer is the right one (0 for no answer)."""
+    answer is the right one (0 for no answer). A model whose usable answer is the
+    only one is left out: its posterior is its own prior, and crediting it would
+    shrink what is believed of the model with no evidence."""
     post = truth_posterior(outcome.keys, p, q, difficulty_sd)
-    return {m: post.get(k, 0.0) if k is not None else 0.0 for m, k in outcome.keys.items()}
+    lone = sum(k is not None for k in outcome.keys.values()) < 2
+    return {m: post.get(k, 0.0) if k is not None else 0.0 for m, k in outcome.keys.items()
+            if k is None or not lone}
 
 
 def most_likely(outcome: Outcome, p: dict[str, float], q: float, difficulty_sd: float = 0.0) -> str:
@@ -301,7 +313,8 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
     eligible = plan.decision.ranking
     q = cfg.coincidence if cfg.coincidence is not None else normalize.coincidence(request)
     sd = cfg.difficulty_sd
-    chosen = best_plan({m: est[m].p_sample for m in eligible}, {m: est[m].cost_usd for m in eligible}, q, wtp, sd)
+    chosen = best_plan({m: est[m].p_sample for m in eligible}, {m: est[m].cost_usd for m in eligible}, q, wtp, sd,
+                       alone={m: est[m].p_good for m in eligible})
 
     failures: list[dict[str, str]] = []
 

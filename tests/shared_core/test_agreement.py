@@ -40,6 +40,25 @@ def test_plan_escalates_only_where_it_pays():
     assert dear.accuracy > 0.95 and dear.cost_usd < cost["strong"]
 
 
+def test_a_lone_call_competes_at_its_mean_not_its_exploring_draw():
+    draw = {"cheap1": 0.99, "cheap2": 0.8, "strong": 0.97}  # a lucky draw for cheap1
+    mean = {"cheap1": 0.6, "cheap2": 0.8, "strong": 0.97}
+    cost = {"cheap1": 0.0003, "cheap2": 0.0004, "strong": 0.005}
+    assert best_plan(draw, cost, q=1 / 3, wtp=0.1).models == ("cheap1",)
+    valued = best_plan(draw, cost, q=1 / 3, wtp=0.1, alone=mean)
+    assert valued.models != ("cheap1",) and len(valued.models) == 3  # the draw still explores the cascades
+
+
+def test_a_lone_answer_is_not_evidence_but_a_missing_one_is():
+    p = {"a": 0.8, "b": 0.8, "c": 0.95}
+    alone = Outcome(AgreementPlan("a"), {"a": Answer(text="B")}, {"a": "B"}, "a")
+    assert pseudo_labels(alone, p, 1 / 3) == {}  # its posterior would be its own prior
+    blank = Outcome(AgreementPlan("a"), {"a": Answer(text="?")}, {"a": None}, "a")
+    assert pseudo_labels(blank, p, 1 / 3) == {"a": 0.0}
+    half = Outcome(AgreementPlan("a", "b"), {"a": Answer(text="B"), "b": Answer(text="?")}, {"a": "B", "b": None}, "a")
+    assert pseudo_labels(half, p, 1 / 3) == {"b": 0.0}
+
+
 def test_truth_posterior_and_pseudo_labels():
     p = {"a": 0.8, "b": 0.8, "c": 0.95}
     agreed = truth_posterior({"a": "B", "b": "B"}, p, q=1 / 3)
@@ -173,3 +192,21 @@ def test_a_failed_call_in_the_cascade_cools_its_model_and_is_reported():
     result = eng.agree(Request(messages=[{"role": "user", "content": QUESTION}], task="qa"), call=call)
     assert result.text == "B" and "c1" in eng.cooling()
     assert any(a["model"] == "c1" and "ConnectionError" in a["error"] for a in result.attempts)
+
+
+def test_a_model_asked_alone_in_the_cascade_is_not_credited_its_own_answer():
+    eng = engine()
+    eng.config.agreement.willingness_to_pay_usd = 1e-6  # a right answer worth little: one cheap call
+    calls = []
+
+    def call(model, request):
+        calls.append(model)
+        return Answer(text="B", input_tokens=100, output_tokens=1)
+
+    request = Request(messages=[{"role": "user", "content": QUESTION}], task="qa")
+    quality = eng.predictor.quality_model("qa")
+    before = {m: (quality.mean(m), quality.interval(m)) for m in ("c1", "c2")}
+    for _ in range(5):
+        assert eng.agree(Request(messages=request.messages, task="qa"), call=call).calls == 1
+    assert set(calls) <= {"c1", "c2"}
+    assert {m: (quality.mean(m), quality.interval(m)) for m in ("c1", "c2")} == before  # no evidence, no narrower belief
