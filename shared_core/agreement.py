@@ -26,6 +26,9 @@ Without labels only a comparison teaches: a model asked alone is credited its
 own prior (the posterior of one answer is the P(good) it was asked with), so
 its answer is not counted as evidence, and a one-call plan competes at the
 posterior mean, not the exploring draw: exploring it could not learn anything.
+The draw's plan is run only where what it could teach can repay what it is
+expected to lose against the plan best on the means (the value-of-information
+test of exploration.py, which the one-call scheduler applies to its draw too).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import numpy as np
 from .candidates import Answer
 from .catalog import normal_cdf_array, probit
 from .errors import ConfigError
+from .exploration import belief_weight, worth_exploring
 from .request import Request
 
 
@@ -140,15 +144,16 @@ class AgreementPlan:
 
 class Difficulty:
     """Every model's chance of being right at each of a few question difficulties
-    (Gauss-Hermite nodes of N(0, sd^2)), averaging to its P(good)."""
+    (Gauss-Hermite nodes of N(0, sd^2)), averaging to its P(good). A P(good) may be
+    an array of posterior draws: P(right) then has a row per draw, nodes last."""
 
-    def __init__(self, p: dict[str, float], sd: float = 0.0, nodes: int = 12):
+    def __init__(self, p: dict[str, float | np.ndarray], sd: float = 0.0, nodes: int = 12):
         x, w = np.polynomial.hermite_e.hermegauss(nodes) if sd > 0 else (np.zeros(1), np.ones(1))
         self.weights = w / w.sum()
         self.sd, self.nodes = sd, sd * x  # the difficulty at each node
         self.models = list(p)
-        z = np.array([probit(p[m]) for m in self.models]) * np.sqrt(1.0 + sd * sd)
-        self.right = normal_cdf_array(z[:, None] - sd * x[None, :])  # model x node
+        z = np.array([_probit(p[m]) for m in self.models]) * np.sqrt(1.0 + sd * sd)
+        self.right = normal_cdf_array(z[..., None] - sd * x)  # model (x draw) x node
         self.row = {m: i for i, m in enumerate(self.models)}
 
     def of(self, model: str) -> np.ndarray:
@@ -158,6 +163,18 @@ class Difficulty:
     def mean(self, values: np.ndarray) -> float | np.ndarray:
         """The average over difficulty of per-node `values` (last axis)."""
         return values @ self.weights
+
+
+def _probit(p: float | np.ndarray) -> float | np.ndarray:
+    return probit(p) if np.ndim(p) == 0 else np.vectorize(probit, otypes=[float])(p)
+
+
+def _cascade(d: Difficulty, a: str, b: str, referee_right: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy and P(disagree) of the pair a, b with a referee right with
+    `referee_right` at each node (rows: several referees, or draws)."""
+    pa, pb = d.of(a), d.of(b)
+    disagree = 1.0 - pa * pb - (1.0 - pa) * (1.0 - pb) * q  # per node
+    return d.mean(pa * pb) + d.mean(referee_right * disagree), d.mean(disagree)
 
 
 def best_plan(p: dict[str, float], cost: dict[str, float], q: float, wtp: float,
@@ -171,15 +188,48 @@ def best_plan(p: dict[str, float], cost: dict[str, float], q: float, wtp: float,
     alone = p if alone is None else alone
     plans = [AgreementPlan(m, accuracy=alone[m], cost_usd=cost[m], utility=alone[m] - cost[m] / wtp) for m in p]
     for a, b in itertools.combinations(names, 2):
-        pa, pb = d.of(a), d.of(b)
-        disagree = 1.0 - pa * pb - (1.0 - pa) * (1.0 - pb) * q  # per node
-        acc = d.mean(pa * pb) + d.mean(d.right * disagree)  # per referee
-        spend = cost[a] + cost[b] + float(d.mean(disagree)) * costs
+        acc, disagree = _cascade(d, a, b, d.right, q)  # per referee
+        spend = cost[a] + cost[b] + float(disagree) * costs
         utility = acc - spend / wtp
         for i, c in enumerate(names):
             if c not in (a, b):
                 plans.append(AgreementPlan(a, b, c, float(acc[i]), float(spend[i]), float(utility[i])))
     return max(plans, key=lambda pl: (pl.utility, -pl.cost_usd))
+
+
+def plan_values(plan: AgreementPlan, p: dict[str, np.ndarray], cost: dict[str, float], q: float, wtp: float,
+                difficulty_sd: float = 0.0) -> np.ndarray:
+    """The plan's utility under each of a set of joint draws of P(good) (element i
+    of every p[m] is draw i), as best_plan values it."""
+    if plan.second is None:
+        return np.asarray(p[plan.first], dtype=float) - cost[plan.first] / wtp
+    d = Difficulty({m: np.atleast_1d(p[m]) for m in plan.models}, difficulty_sd)
+    acc, disagree = _cascade(d, plan.first, plan.second, d.of(plan.referee), q)
+    return acc - (cost[plan.first] + cost[plan.second] + disagree * cost[plan.referee]) / wtp
+
+
+def worth_its_exploration(explored: AgreementPlan, mean: dict[str, float], draws: Callable[[str], np.ndarray | None],
+                          cost: dict[str, float], q: float, wtp: float, difficulty_sd: float,
+                          horizon: float) -> AgreementPlan:
+    """The exploring draw's plan where what it could teach can repay what it is
+    expected to lose against the plan best on the posterior means over `horizon`
+    requests (exploration.worth_exploring, as the one-call scheduler tests its
+    draw), else that plan. A Thompson draw among hundreds of plans of nearly the
+    same worth explores at every request; most of those could never repay it."""
+    greedy = best_plan(mean, cost, q, wtp, difficulty_sd)
+    if greedy.models == explored.models:
+        return explored
+    models = set(explored.models) | set(greedy.models)
+    joint = {m: draws(m) for m in models}
+    if any(v is None for v in joint.values()):
+        return explored  # no posterior draws: exploration is not weighed
+    at_mean = {m: np.array([mean[m]]) for m in models}
+    loss = float(plan_values(explored, at_mean, cost, q, wtp, difficulty_sd)[0]) - greedy.utility
+    spread = float(np.std(plan_values(explored, joint, cost, q, wtp, difficulty_sd)
+                          - plan_values(greedy, joint, cost, q, wtp, difficulty_sd)))
+    new = [m for m in explored.models if m not in greedy.models] or list(explored.models)
+    weight = min(belief_weight(joint[m]) for m in new)  # the least known model is what it would learn of
+    return explored if worth_exploring(loss, spread, weight, horizon) else greedy
 
 
 @dataclass
@@ -313,8 +363,10 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
     eligible = plan.decision.ranking
     q = cfg.coincidence if cfg.coincidence is not None else normalize.coincidence(request)
     sd = cfg.difficulty_sd
-    chosen = best_plan({m: est[m].p_sample for m in eligible}, {m: est[m].cost_usd for m in eligible}, q, wtp, sd,
-                       alone={m: est[m].p_good for m in eligible})
+    mean, cost = {m: est[m].p_good for m in eligible}, {m: est[m].cost_usd for m in eligible}
+    chosen = best_plan({m: est[m].p_sample for m in eligible}, cost, q, wtp, sd, alone=mean)
+    chosen = worth_its_exploration(chosen, mean, lambda m: est[m].p_draws, cost, q, wtp, sd,
+                                   engine.scheduler.horizon(request.task))
 
     failures: list[dict[str, str]] = []
 

@@ -99,7 +99,7 @@ class Scheduler:
         ranking = self._order(eligible, estimates, utilities, dominated)
         notes = [self._pin_note(request.pinned_model, ranking, excluded)]
         self.count_request(request.task)
-        ranking, explored = self._within_exploration_budget(ranking, pool, dominated, self._horizon(request.task),
+        ranking, explored = self._within_exploration_budget(ranking, pool, dominated, self.horizon(request.task),
                                                             penalties)
         ranking = self._pin(request.pinned_model, ranking)
         chosen = ranking[0] if ranking else None
@@ -139,7 +139,8 @@ class Scheduler:
             self.exploration_spent = float(saved.get("exploration_spent", 0.0))
             self.decisions = int(saved.get("decisions", 0))
 
-    def _horizon(self, task: str) -> float:
+    def horizon(self, task: str) -> float:
+        """The requests what exploration learns of `task` would serve: its traffic so far."""
         return self.exploration_horizon if self.exploration_horizon is not None else float(self.seen.get(task, 0))
 
     def _within_exploration_budget(self, ranking: list[str], pool: dict[str, Estimate], dominated: dict[str, str],

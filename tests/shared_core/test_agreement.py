@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from shared_core.agreement import (AgreementPlan, ChoiceNormalizer, NumberNormalizer, Outcome, ShortAnswerNormalizer,
-                                   Difficulty, best_plan, make_normalizer, pseudo_labels, question_difficulty,
-                                   run_plan, truth_posterior)
+                                   Difficulty, best_plan, make_normalizer, plan_values, pseudo_labels,
+                                   question_difficulty, run_plan, truth_posterior, worth_its_exploration)
 from shared_core.candidates import Answer
 from shared_core.config import SLSConfig
 from shared_core.engine import Engine
@@ -47,6 +48,34 @@ def test_a_lone_call_competes_at_its_mean_not_its_exploring_draw():
     assert best_plan(draw, cost, q=1 / 3, wtp=0.1).models == ("cheap1",)
     valued = best_plan(draw, cost, q=1 / 3, wtp=0.1, alone=mean)
     assert valued.models != ("cheap1",) and len(valued.models) == 3  # the draw still explores the cascades
+
+
+def test_plan_values_are_best_plans_utilities_draw_by_draw():
+    p = {"cheap1": 0.8, "cheap2": 0.8, "strong": 0.97}
+    cost = {"cheap1": 0.0003, "cheap2": 0.0004, "strong": 0.005}
+    for sd in (0.0, 1.0):
+        plan = best_plan(p, cost, q=1 / 3, wtp=0.1, difficulty_sd=sd)
+        assert len(plan.models) == 3
+        draws = {m: np.array([v, v - 0.1]) for m, v in p.items()}
+        values = plan_values(plan, draws, cost, 1 / 3, 0.1, sd)
+        assert values[0] == pytest.approx(plan.utility) and values[1] < values[0]
+    lone = AgreementPlan("strong")
+    assert plan_values(lone, {"strong": np.array([0.9])}, cost, 1.0, 0.1)[0] == pytest.approx(0.9 - 0.05)
+
+
+def test_a_drawn_plan_is_run_only_where_what_it_teaches_can_repay_it():
+    mean = {"cheap1": 0.6, "cheap2": 0.62, "strong": 0.9, "odd": 0.55}
+    cost = {"cheap1": 0.0003, "cheap2": 0.0004, "strong": 0.004, "odd": 0.0003}
+    greedy = best_plan(mean, cost, 1.0, 0.05, 1.0)
+    drawn = AgreementPlan("cheap1", "odd", "strong")  # what a lucky draw of `odd` would pick
+    assert greedy.models != drawn.models
+    rng = np.random.default_rng(0)
+    known = lambda m: np.clip(mean[m] + 0.005 * rng.standard_normal(256), 0.01, 0.99)  # hundreds of calls' worth
+    unknown = lambda m: rng.beta(2 * mean[m], 2 * (1 - mean[m]), 256)  # a cold belief
+    assert worth_its_exploration(drawn, mean, known, cost, 1.0, 0.05, 1.0, horizon=1000) == greedy
+    assert worth_its_exploration(drawn, mean, unknown, cost, 1.0, 0.05, 1.0, horizon=100_000) == drawn
+    assert worth_its_exploration(drawn, mean, lambda m: None, cost, 1.0, 0.05, 1.0, 1000) == drawn  # nothing to weigh
+    assert worth_its_exploration(greedy, mean, known, cost, 1.0, 0.05, 1.0, 1000) == greedy
 
 
 def test_a_lone_answer_is_not_evidence_but_a_missing_one_is():
@@ -134,7 +163,9 @@ def engine() -> Engine:
         "candidates": [{"name": "c1", "price_in": 0.1, "price_out": 0.1, "quality_prior": 0.8},
                        {"name": "c2", "price_in": 0.1, "price_out": 0.1, "quality_prior": 0.8},
                        {"name": "big", "price_in": 10.0, "price_out": 30.0, "quality_prior": 0.97}],
-        "agreement": {"willingness_to_pay_usd": 1.0}, "cache": {"enabled": False}})
+        # a right answer worth $0.10: on the means, the pair with big as referee is best (big
+        # alone, about $0.008 a call, costs more than it adds; c1 alone is right 0.8 of the time)
+        "agreement": {"willingness_to_pay_usd": 0.1}, "cache": {"enabled": False}})
     return Engine(cfg)
 
 

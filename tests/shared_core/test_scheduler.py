@@ -271,4 +271,4 @@ def test_the_horizon_is_the_tasks_traffic_cache_hits_included():
     for _ in range(3):
         sched.count_request("logs")
     sched.decide(request(task="logs"), [cand("a")], {"a": est("a")})
-    assert sched._horizon("logs") == 4 and sched._horizon("code") == 0
+    assert sched.horizon("logs") == 4 and sched.horizon("code") == 0
