@@ -33,7 +33,7 @@ test of exploration.py, which the one-call scheduler applies to its draw too).
 
 from __future__ import annotations
 
-import itertools
+import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -148,8 +148,7 @@ class Difficulty:
     an array of posterior draws: P(right) then has a row per draw, nodes last."""
 
     def __init__(self, p: dict[str, float | np.ndarray], sd: float = 0.0, nodes: int = 12):
-        x, w = np.polynomial.hermite_e.hermegauss(nodes) if sd > 0 else (np.zeros(1), np.ones(1))
-        self.weights = w / w.sum()
+        x, self.weights = _gauss_hermite(nodes) if sd > 0 else (np.zeros(1), np.ones(1))
         self.sd, self.nodes = sd, sd * x  # the difficulty at each node
         self.models = list(p)
         z = np.array([_probit(p[m]) for m in self.models]) * np.sqrt(1.0 + sd * sd)
@@ -163,6 +162,15 @@ class Difficulty:
     def mean(self, values: np.ndarray) -> float | np.ndarray:
         """The average over difficulty of per-node `values` (last axis)."""
         return values @ self.weights
+
+
+@functools.lru_cache(maxsize=8)
+def _gauss_hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes of N(0, 1) and their weights (summing to 1): computed once, not per plan."""
+    x, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / w.sum()
+    x.flags.writeable = w.flags.writeable = False
+    return x, w
 
 
 def _probit(p: float | np.ndarray) -> float | np.ndarray:
@@ -182,19 +190,35 @@ def best_plan(p: dict[str, float], cost: dict[str, float], q: float, wtp: float,
     """The plan of highest expected utility: one call, or a pair and a referee.
     `alone` (default `p`) is what a one-call plan is valued at: the posterior mean
     where `p` is an exploring draw, since a lone answer teaches nothing without a label."""
-    d = Difficulty(p, difficulty_sd)
-    names = d.models
-    costs = np.array([cost[m] for m in names])
     alone = p if alone is None else alone
     plans = [AgreementPlan(m, accuracy=alone[m], cost_usd=cost[m], utility=alone[m] - cost[m] / wtp) for m in p]
-    for a, b in itertools.combinations(names, 2):
-        acc, disagree = _cascade(d, a, b, d.right, q)  # per referee
-        spend = cost[a] + cost[b] + float(disagree) * costs
-        utility = acc - spend / wtp
-        for i, c in enumerate(names):
-            if c not in (a, b):
-                plans.append(AgreementPlan(a, b, c, float(acc[i]), float(spend[i]), float(utility[i])))
-    return max(plans, key=lambda pl: (pl.utility, -pl.cost_usd))
+    best = max(plans, key=lambda pl: (pl.utility, -pl.cost_usd))
+    cascade = _best_cascade(Difficulty(p, difficulty_sd), cost, q, wtp)
+    return cascade if cascade is not None and (cascade.utility, -cascade.cost_usd) > (best.utility, -best.cost_usd) \
+        else best
+
+
+def _best_cascade(d: Difficulty, cost: dict[str, float], q: float, wtp: float) -> AgreementPlan | None:
+    """Every pair a < b with every other referee c at once (arrays a x b x c): the
+    one of highest utility, the first in (a, b, c) order on a tie, less dear first."""
+    names, n = d.models, len(d.models)
+    if n < 3:
+        return None
+    r, costs = d.right, np.array([cost[m] for m in names])
+    both = r[:, None] * r[None, :]  # a x b x node
+    disagree = 1.0 - both - (1.0 - r)[:, None] * (1.0 - r)[None, :] * q
+    acc = d.mean(both)[:, :, None] + d.mean(disagree[:, :, None] * r[None, None])  # a x b x c
+    spend = (costs[:, None] + costs[None, :])[:, :, None] + d.mean(disagree)[:, :, None] * costs
+    utility = acc - spend / wtp
+    i = np.arange(n)
+    valid = (i[:, None, None] < i[None, :, None]) & (i[:, None, None] != i) & (i[None, :, None] != i)
+    flat = np.flatnonzero(valid)
+    u = utility.ravel()[flat]
+    top = flat[u == u.max()]
+    pick = top[np.argmin(spend.ravel()[top])]  # argmin: the first of equal cost
+    a, b, k = np.unravel_index(pick, utility.shape)
+    return AgreementPlan(names[a], names[b], names[k], float(acc[a, b, k]), float(spend[a, b, k]),
+                         float(utility[a, b, k]))
 
 
 def plan_values(plan: AgreementPlan, p: dict[str, np.ndarray], cost: dict[str, float], q: float, wtp: float,

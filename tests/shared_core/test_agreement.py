@@ -63,6 +63,22 @@ def test_plan_values_are_best_plans_utilities_draw_by_draw():
     assert plan_values(lone, {"strong": np.array([0.9])}, cost, 1.0, 0.1)[0] == pytest.approx(0.9 - 0.05)
 
 
+@pytest.mark.parametrize("sd,q", [(0.0, 1 / 3), (1.0, 1.0)])
+def test_best_plan_is_the_best_of_every_plan_valued_one_by_one(sd, q):
+    import itertools
+
+    rng = np.random.default_rng(7)
+    p = {f"m{i}": float(v) for i, v in enumerate(rng.uniform(0.5, 0.95, 6))}
+    cost = {m: float(c) for m, c in zip(p, rng.choice([1e-4, 5e-4, 2e-3, 6e-3], 6))}
+    scalar = {m: np.array([v]) for m, v in p.items()}
+    plans = [AgreementPlan(m) for m in p] + [AgreementPlan(a, b, c) for a, b in itertools.combinations(p, 2)
+                                             for c in p if c not in (a, b)]
+    values = {pl.models: float(plan_values(pl, scalar, cost, q, 0.05, sd)[0]) for pl in plans}
+    best = best_plan(p, cost, q, 0.05, sd)
+    assert best.utility == pytest.approx(max(values.values()))
+    assert values[best.models] == pytest.approx(best.utility)
+
+
 def test_a_drawn_plan_is_run_only_where_what_it_teaches_can_repay_it():
     mean = {"cheap1": 0.6, "cheap2": 0.62, "strong": 0.9, "odd": 0.55}
     cost = {"cheap1": 0.0003, "cheap2": 0.0004, "strong": 0.004, "odd": 0.0003}
