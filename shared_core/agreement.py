@@ -177,12 +177,12 @@ def _probit(p: float | np.ndarray) -> float | np.ndarray:
     return probit(p) if np.ndim(p) == 0 else np.vectorize(probit, otypes=[float])(p)
 
 
-def _cascade(d: Difficulty, a: str, b: str, referee_right: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
-    """Accuracy and P(disagree) of the pair a, b with a referee right with
-    `referee_right` at each node (rows: several referees, or draws)."""
-    pa, pb = d.of(a), d.of(b)
+def _cascade(d: Difficulty, pa: np.ndarray, pb: np.ndarray, pc: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy and P(disagree) of a pair right with pa and pb at each node (last
+    axis) and a referee right with pc; the leading axes broadcast (draws, or every
+    pair and referee at once)."""
     disagree = 1.0 - pa * pb - (1.0 - pa) * (1.0 - pb) * q  # per node
-    return d.mean(pa * pb) + d.mean(referee_right * disagree), d.mean(disagree)
+    return d.mean(pa * pb) + d.mean(pc * disagree), d.mean(disagree)
 
 
 def best_plan(p: dict[str, float], cost: dict[str, float], q: float, wtp: float,
@@ -205,10 +205,8 @@ def _best_cascade(d: Difficulty, cost: dict[str, float], q: float, wtp: float) -
     if n < 3:
         return None
     r, costs = d.right, np.array([cost[m] for m in names])
-    both = r[:, None] * r[None, :]  # a x b x node
-    disagree = 1.0 - both - (1.0 - r)[:, None] * (1.0 - r)[None, :] * q
-    acc = d.mean(both)[:, :, None] + d.mean(disagree[:, :, None] * r[None, None])  # a x b x c
-    spend = (costs[:, None] + costs[None, :])[:, :, None] + d.mean(disagree)[:, :, None] * costs
+    acc, disagree = _cascade(d, r[:, None, None], r[None, :, None], r[None, None], q)  # a x b x c, a x b x 1
+    spend = (costs[:, None, None] + costs[None, :, None]) + disagree * costs
     utility = acc - spend / wtp
     i = np.arange(n)
     valid = (i[:, None, None] < i[None, :, None]) & (i[:, None, None] != i) & (i[None, :, None] != i)
@@ -228,7 +226,7 @@ def plan_values(plan: AgreementPlan, p: dict[str, np.ndarray], cost: dict[str, f
     if plan.second is None:
         return np.asarray(p[plan.first], dtype=float) - cost[plan.first] / wtp
     d = Difficulty({m: np.atleast_1d(p[m]) for m in plan.models}, difficulty_sd)
-    acc, disagree = _cascade(d, plan.first, plan.second, d.of(plan.referee), q)
+    acc, disagree = _cascade(d, d.of(plan.first), d.of(plan.second), d.of(plan.referee), q)
     return acc - (cost[plan.first] + cost[plan.second] + disagree * cost[plan.referee]) / wtp
 
 
