@@ -411,12 +411,16 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
             engine.spent_usd += answer.cost_usd or 0.0
             engine.predictor.observe_usage(request.task, m, answer.output_tokens, answer.latency_s)
         hard = question_difficulty(outcome.keys, p_mean, q, sd)
-        for m, reward in pseudo_labels(outcome, p_mean, q, sd).items():
+        credited = pseudo_labels(outcome, p_mean, q, sd)
+        for m, reward in credited.items():
             engine.predictor.observe(request.task, plan.vector, m, reward, hard)
     verdict = "agreed" if outcome.agreed else "disagreed"
     attempts = failures + [{"model": m, "error": f"agreement vote ({verdict}): {outcome.keys.get(m)!r}"}
                            for m in others]
-    result = engine._finish(plan, outcome.served, outcome.answers[outcome.served], attempts)
+    # a label of the served answer would count its model twice, and blame a referee for the
+    # hard questions it is called on; one asked alone was not credited, so a label teaches it
+    result = engine._finish(plan, outcome.served, outcome.answers[outcome.served], attempts,
+                            learned=outcome.served in credited)
     lat = lambda m: (outcome.answers[m].latency_s or 0.0) if m in outcome.answers else 0.0
     pair = max(lat(chosen.first), lat(chosen.second) if chosen.second else 0.0)  # the pair runs at once
     result.cost_usd += sum(a.cost_usd or 0.0 for a in others.values())

@@ -516,7 +516,7 @@ class Engine:
         return Result(plan.request_id, hit.answer, hit.model, hit.tier, 0.0, overhead, hit=hit, overhead_s=overhead)
 
     def _finish(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]],
-                rejected: "_Rejected | None" = None) -> Result:
+                rejected: "_Rejected | None" = None, learned: bool = False) -> Result:
         t0 = time.perf_counter()
         request = plan.request
         with self._lock:
@@ -528,7 +528,7 @@ class Engine:
                 entry_id = self.cache.store(request, plan.scope, plan.exact_key, plan.vector, answer.text, model,
                                             answer.extra)
             self.updater.track(plan.request_id, Pending(request, plan.scope, model, answer.text, plan.vector,
-                                                        entry_id, None, plan.nearest))
+                                                        entry_id, None, plan.nearest, learned=learned))
         overhead = plan.overhead_s + time.perf_counter() - t0
         # a cascade bills and waits for the answers it rejected too
         extra_cost = rejected.cost_usd if rejected else 0.0

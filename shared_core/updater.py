@@ -48,13 +48,17 @@ class Pending:
     hit: CacheHit | None = None
     nearest: Nearest | None = None
     feedback: list[float] = field(default_factory=list)
+    # the models already learned from this request (the agreement cascade credits each
+    # with what the answers say, allowing for how hard the question was): feedback then
+    # judges the cached answer only, instead of counting the served model twice
+    learned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         hit = None if self.hit is None else self.hit.__dict__
         nearest = None if self.nearest is None else self.nearest.__dict__
         return {"query": self.request.query, "task": self.request.task, "scope": self.scope, "model": self.model,
                 "answer": self.answer, "entry_id": self.entry_id, "hit": hit, "nearest": nearest,
-                "feedback": self.feedback}
+                "feedback": self.feedback, "learned": self.learned}
 
     @classmethod
     def from_dict(cls, row: dict[str, Any], vector: np.ndarray | None) -> "Pending":
@@ -63,7 +67,7 @@ class Pending:
         hit = CacheHit(**row["hit"]) if row["hit"] else None
         nearest = Nearest(**row["nearest"]) if row["nearest"] else None
         return cls(request, row["scope"], row["model"], row["answer"], vector, row["entry_id"], hit, nearest,
-                   list(row["feedback"]))
+                   list(row["feedback"]), bool(row.get("learned", False)))  # state saved before the field: False
 
 
 class UpdateManager:
@@ -112,7 +116,7 @@ class UpdateManager:
         if p.hit is not None:
             self.cache.judge_hit(p.hit, p.request, p.scope, correct)
             return
-        if p.model is not None:
+        if p.model is not None and not p.learned:
             self.predictor.observe(task, p.vector, p.model, score)
         if p.entry_id is not None:
             self.cache.judge_entry(p.entry_id, p.request, correct, weight)

@@ -257,3 +257,28 @@ def test_a_model_asked_alone_in_the_cascade_is_not_credited_its_own_answer():
         assert eng.agree(Request(messages=request.messages, task="qa"), call=call).calls == 1
     assert set(calls) <= {"c1", "c2"}
     assert {m: (quality.mean(m), quality.interval(m)) for m in ("c1", "c2")} == before  # no evidence, no narrower belief
+
+
+def test_a_label_of_a_cascade_answer_does_not_count_its_model_twice_but_teaches_one_asked_alone():
+    answers = {"c1": "A", "c2": "B", "big": "B"}
+
+    def call(model, request):
+        return Answer(text=answers[model], input_tokens=100, output_tokens=1)
+
+    eng = engine()
+    quality = eng.predictor.quality_model("qa")
+    result = eng.agree(Request(messages=[{"role": "user", "content": QUESTION}], task="qa"), call=call)
+    assert result.calls == 3 and result.model == "big"
+    credited = (quality.mean("big"), quality.interval("big"))
+    assert eng.feedback(result.request_id, 0.0)  # judged: the cached answer, not big's record again
+    assert (quality.mean("big"), quality.interval("big")) == credited
+
+    alone = engine()
+    alone.config.agreement.willingness_to_pay_usd = 1e-6  # one cheap call, credited nothing
+    quality = alone.predictor.quality_model("qa")
+    result = alone.agree(Request(messages=[{"role": "user", "content": QUESTION}], task="qa"), call=call)
+    assert result.calls == 1
+    before = quality.interval(result.model)
+    assert alone.feedback(result.request_id, 1.0)
+    low, high = quality.interval(result.model)
+    assert high - low < before[1] - before[0]  # the label is what it learns from

@@ -150,3 +150,17 @@ def test_state_files_are_private(tmp_path, backend):
     assert files
     for p in files:
         assert stat.S_IMODE(os.stat(p).st_mode) & 0o077 == 0, p
+
+
+def test_what_the_models_already_learned_from_a_request_survives_a_save(tmp_path, backend):
+    eng = saved_engine(tmp_path / "s", backend, n=1)
+    rid = next(iter(eng.updater.pending))
+    eng.updater.pending[rid].learned = True  # as the agreement cascade marks what it credited
+    eng.close()
+    again = reopen(tmp_path / "s", backend)
+    assert again.updater.pending[rid].learned is True
+    row = again.updater.pending[rid].to_dict()
+    del row["learned"]  # state saved before the field existed
+    from shared_core.updater import Pending
+    assert Pending.from_dict(row, None).learned is False
+    again.close()
