@@ -100,14 +100,15 @@ class Request:
         workload share their scope, and digesting it is most of an exact hit's time."""
         memo = None
         if not self.tools and self.response_format is None:
+            params = tuple((k, type(v), v) for k, v in sorted(self.params.items()) if k != "stream") \
+                if self.params else ()
+            memo = (tuple(candidate_names), self.system_prompt, self.tenant, self.task, params)
             try:
-                memo = (tuple(candidate_names), self.system_prompt, self.tenant, self.task,
-                        tuple((k, type(v), v) for k, v in sorted(self.params.items()) if k != "stream"))
-                hash(memo)
+                found = _SCOPES.get(memo)  # hashes the memo once: a tuple does not keep its hash
             except TypeError:  # a parameter value that cannot be a key (a list of stop words)
                 memo = None
             else:
-                if (found := _SCOPES.get(memo)) is not None:
+                if found is not None:
                     return found
         scope = {
             "candidates": sorted(candidate_names),
@@ -134,7 +135,7 @@ class Request:
         for m in self.messages:
             if m["role"] == "system":
                 continue
-            h.update(_framed(m["role"]) + _framed(_fold(str(m.get("content", "")))))
+            h.update(_ROLE_FRAMES[m["role"]] + _framed(_fold(str(m.get("content", "")))))
             if m.get("tool_call_id") is not None or m.get("tool_calls"):
                 h.update(_framed(json.dumps([m.get("tool_call_id"), m.get("tool_calls")], sort_keys=True, default=str)))
         return h.hexdigest()
@@ -214,3 +215,4 @@ def _digest(obj: Any) -> str:
 
 
 _NO_HISTORY = _digest([])  # a first question's history_key: most requests have no earlier turns
+_ROLE_FRAMES = {r: _framed(r) for r in ROLES}  # exact_key frames a role on every turn
