@@ -403,7 +403,7 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
                                      plan.input_tokens)
 
     outcome = run_plan(chosen, one, normalize)
-    p_mean = {m: est[m].p_good for m in chosen.models}
+    p_mean = {m: mean[m] for m in chosen.models}
     outcome.served = most_likely(outcome, p_mean, q, sd)
     others = {m: a for m, a in outcome.answers.items() if m != outcome.served}
     with engine._lock:
