@@ -44,7 +44,7 @@ import numpy as np
 from .candidates import Answer
 from .catalog import normal_cdf_array, probit
 from .errors import ConfigError
-from .exploration import belief_weight, worth_exploring
+from .exploration import belief_weight, draws_sd, worth_exploring
 from .request import Request
 
 
@@ -247,8 +247,8 @@ def worth_its_exploration(explored: AgreementPlan, mean: dict[str, float], draws
         return explored  # no posterior draws: exploration is not weighed
     at_mean = {m: np.array([mean[m]]) for m in models}
     loss = float(plan_values(explored, at_mean, cost, q, wtp, difficulty_sd)[0]) - greedy.utility
-    spread = float(np.std(plan_values(explored, joint, cost, q, wtp, difficulty_sd)
-                          - plan_values(greedy, joint, cost, q, wtp, difficulty_sd)))
+    spread = draws_sd(plan_values(explored, joint, cost, q, wtp, difficulty_sd)
+                      - plan_values(greedy, joint, cost, q, wtp, difficulty_sd))
     new = [m for m in explored.models if m not in greedy.models] or list(explored.models)
     weight = min(belief_weight(joint[m]) for m in new)  # the least known model is what it would learn of
     return explored if worth_exploring(loss, spread, weight, horizon) else greedy

@@ -25,7 +25,7 @@ import numpy as np
 
 from .cache import CacheHit, CacheManager, make_reuser
 from .candidates import Answer, Candidate
-from .config import SLSConfig
+from .config import CandidateConfig, SLSConfig
 from .encoders import Encoder, make_encoder
 from .errors import FeedbackError, NoCandidateError, RequestError
 from .health import Health, RetryPolicy
@@ -219,7 +219,8 @@ class Engine:
     def plan(self, request: Request) -> Plan:
         """Cache lookup, then predictions and a ranked choice of candidates."""
         t0 = time.perf_counter()
-        names = self._candidate_names(request)
+        cands = self._candidates_for(request)
+        names = [c.name for c in cands]
         scope = request.scope_key(names)
         plan = Plan(os.urandom(16).hex(), request, scope, request.exact_key(scope), None, 0)  # uuid4's entropy, faster
         with self._lock:
@@ -234,28 +235,29 @@ class Engine:
             plan.cache_skipped = skipped
             if plan.hit is None:  # tokens price the calls: a hit makes none
                 plan.input_tokens = count_message_tokens(request.messages, tools=request.tools)
-                plan.decision = self._decide(request, names, plan)
+                plan.decision = self._decide(request, cands, plan)
             else:
                 self.scheduler.count_request(request.task)
         plan.overhead_s = time.perf_counter() - t0
         return plan
 
-    def _candidate_names(self, request: Request) -> list[str]:
-        names = [c.name for c in self.config.candidates]
+    def _candidates_for(self, request: Request) -> list[CandidateConfig]:
+        """The configured candidates the request allows, in config order."""
+        cands = self.config.candidates
         if request.candidates is not None:
             for name in request.candidates:
-                self.config.candidate(name)
-            names = [n for n in names if n in request.candidates]
+                self.config.candidate(name)  # an unknown name is an error that names it
+            cands = [c for c in cands if c.name in request.candidates]
         if request.pinned_model is not None:
             self.config.candidate(request.pinned_model)
-        if not names:
+        if not cands:
             raise RequestError("the request restricts candidates to an empty set")
-        return names
+        return cands
 
-    def _decide(self, request: Request, names: list[str], plan: Plan) -> Decision:
+    def _decide(self, request: Request, cands: list[CandidateConfig], plan: Plan) -> Decision:
+        names = [c.name for c in cands]
         estimates = self.predictor.predict(request.task, plan.vector, plan.input_tokens, names,
                                            explore=self.config.predictor.learn)
-        cands = [self.config.candidate(n) for n in names]
         decision = self.scheduler.decide(request, cands, {e.model: e for e in estimates},
                                          self.shared.spent(self.spent_usd), self.health.exclusions(names))
         if decision.chosen is None:

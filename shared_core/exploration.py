@@ -45,10 +45,25 @@ def worth_exploring(d: float, s: float, n0: float, horizon: float) -> bool:
     return False
 
 
+def mean_var(x: np.ndarray) -> tuple[float, float]:
+    """x.mean() and x.var(), the same sums in the same order, without numpy's
+    argument handling: a quarter of the time, and it runs on every weighed draw."""
+    n = len(x)
+    mean = x.sum() / n
+    dev = x - mean
+    dev *= dev
+    return float(mean), float(dev.sum() / n)
+
+
+def draws_sd(x: np.ndarray) -> float:
+    """np.std(x), as mean_var computes it."""
+    return math.sqrt(mean_var(x)[1])
+
+
 def belief_weight(draws: np.ndarray) -> float:
     """The calls a belief in a success rate is worth: the Beta distribution with the
     draws' mean and variance has a + b = p (1 - p) / var - 1."""
-    p, var = float(draws.mean()), float(draws.var())
+    p, var = mean_var(draws)
     if var <= 1e-12:
         return math.inf
     return max(p * (1.0 - p) / var - 1.0, 0.0)

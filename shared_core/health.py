@@ -156,6 +156,8 @@ class Health:
             self._open.pop(model, None)
 
     def cooling(self) -> dict[str, str]:
+        if not self._open:  # the usual case, asked on every request: no clock, no lock
+            return {}
         now = time.monotonic()
         with self._lock:
             return {m: why for m, (_, until, why) in self._open.items() if until > now}
@@ -163,6 +165,8 @@ class Health:
     def probe_order(self, excluded: dict[str, str]) -> list[str]:
         """Models `excluded` only because they are cooling, the longest-failed first:
         tried (half-open) when the ranked ones have failed too."""
+        if not excluded:
+            return []
         cooling = self.cooling()
         names = [m for m, why in excluded.items() if m in cooling and why.endswith(cooling[m])]
         with self._lock:

@@ -129,10 +129,8 @@ class ObservationMemory:
                 close, ids, counts, before = close[used], ids[used], counts[used], before[used]
             close = close * (np.minimum(k - before, counts) / counts)
         w = close * 0.5 ** ((t - self.stamp[ids]) / self.half_life)
-        weight = self.weight[ids]
-        s, n = w @ self.reward[ids], w @ weight
-        seen = (weight > 0).any(axis=0)
-        return {m: (float(s[j]), float(n[j])) for j, m in enumerate(self.models) if seen[j]}
+        s, n = (w @ self.reward[ids]).tolist(), (w @ self.weight[ids]).tolist()
+        return {m: (s[j], n[j]) for j, m in enumerate(self.models) if n[j] > 0.0}  # the models seen near here
 
     # -- persistence ----------------------------------------------------------------
     def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -147,15 +147,16 @@ class Predictor:
         # worth `local_prior_strength` neighbours: (lps * rate + s) / (lps + n)
         s, n = local
         lps = self.config.local_prior_strength
-        mean, low, high = ((lps * p + s) / (lps + n) for p in summary)
+        k = lps + n
+        mean, low, high = (lps * summary[0] + s) / k, (lps * summary[1] + s) / k, (lps * summary[2] + s) / k
         if mode == "greedy":
             score = mean
         elif mode == "ucb":
-            score = (lps * qm.interval(model, 1.0)[1] + s) / (lps + n)
+            score = (lps * qm.interval(model, 1.0)[1] + s) / k
         else:
             # Thompson: one joint draw of every model's task-wide rate, then the local
             # evidence blended in; the draw narrows as evidence grows
-            score = (lps * draw[model] + s) / (lps + n)
+            score = (lps * draw[model] + s) / k
         draws = None if mode == "greedy" else partial(_blended_draws, qm, model, lps, s, n)
         out_tokens = st.out_tokens if st.out_tokens is not None else float(cand.expected_output_tokens)
         return Estimate(

@@ -30,6 +30,11 @@ import numpy as np
 
 from .catalog import normal_cdf, normal_cdf_array
 
+try:  # numpy's own LAPACK kernel, without np.linalg.cholesky's checks and errstate: 14 -> 4 us a factor
+    from numpy.linalg._umath_linalg import cholesky_lo as _cholesky_lo
+except ImportError:  # a numpy that moved it: the public call, same factor
+    _cholesky_lo = None
+
 _SQRT2PI = math.sqrt(2 * math.pi)
 
 
@@ -122,7 +127,7 @@ class QualityModel:
         if self._chol is None:  # once per observation, not per request
             sigma = self.sigma.copy()
             sigma.flat[:: len(self.mu) + 1] += 1e-12
-            self._chol = np.linalg.cholesky(sigma)
+            self._chol = _factor(sigma)
         return self._chol
 
     def observe(self, model: str, reward: float, offset: float = 0.0, noise_sd: float = 1.0) -> None:
@@ -163,6 +168,16 @@ class QualityModel:
         self.sigma[np.ix_(keep, keep)] = sigma[np.ix_(src, src)]
         self.observations = int(data.get("observations", 0))
         self._summary = self._chol = self._draws = None
+
+
+def _factor(sigma: np.ndarray) -> np.ndarray:
+    """The lower Cholesky factor; np.linalg.cholesky's LinAlgError where sigma is not
+    positive definite (the kernel alone returns NaNs there)."""
+    if _cholesky_lo is not None:
+        chol = _cholesky_lo(sigma, signature="d->d")
+        if math.isfinite(chol[-1, -1]):
+            return chol
+    return np.linalg.cholesky(sigma)
 
 
 def _cdf(z: np.ndarray) -> list[float]:

@@ -22,10 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from .config import Budget, CandidateConfig, Preferences, SLSConfig
-from .exploration import belief_weight, worth_exploring
+from .exploration import belief_weight, draws_sd, worth_exploring
 from .predictor import Estimate
 from .request import Request
 
@@ -68,7 +66,7 @@ class Scheduler:
 
     def exclusions(self, request: Request, cand: CandidateConfig, est: Estimate, spent_usd: float,
                    cooling: dict[str, str]) -> str | None:
-        missing = request.required_capabilities - set(cand.capabilities)
+        missing = request.required_capabilities.difference(cand.capabilities)
         if missing:
             return f"lacks capability {', '.join(sorted(missing))}"
         needed = est.input_tokens + (request.max_output_tokens or 0)
@@ -170,7 +168,7 @@ class Scheduler:
         without draws is not held back)."""
         if explored.p_draws is None or greedy.p_draws is None:
             return True
-        s = self.preferences.quality * float(np.std(explored.p_draws - greedy.p_draws))
+        s = self.preferences.quality * draws_sd(explored.p_draws - greedy.p_draws)
         return worth_exploring(d, s, belief_weight(explored.p_draws), horizon)
 
     def _order(self, eligible: list[str], estimates: dict[str, Estimate], utilities: dict[str, float],
