@@ -69,7 +69,7 @@ class CacheManager:
         self.dim = dim
         self.reusers = list(reusers or [])
         self.entries: OrderedDict[int, CacheEntry] = OrderedDict()
-        self.exact: dict[str, int] = {}
+        self.exact: dict[str, CacheEntry] = {}  # exact key -> its entry (one lookup for a hit, not two)
         self.semantic = SemanticTier(dim, config.semantic)
         self.policy = make_policy(config.semantic)
         self._pending_vectors: dict[int, np.ndarray] = {}
@@ -114,7 +114,7 @@ class CacheManager:
     def _exact(self, exact_key: str) -> CacheHit | None:
         if not self.config.exact:
             return None
-        entry = self.entries.get(self.exact.get(exact_key, -1))
+        entry = self.exact.get(exact_key)
         if entry is None or entry.rejected or not (entry.confirmed or self.config.serve_unconfirmed):
             return None
         entry.hits += 1
@@ -154,8 +154,8 @@ class CacheManager:
             return None
         with self._lock:
             old = self.exact.get(exact_key)
-            if old is not None and old in self.entries and not self.entries[old].rejected:
-                return old  # keep the answer that earlier feedback may already have judged
+            if old is not None and not old.rejected:
+                return old.id  # keep the answer that earlier feedback may already have judged
             if len(self._keys) > 65_536:  # distinct long texts each have their own: keep the table bounded
                 self._keys.clear()
             key = near_key(request, scope)
@@ -164,7 +164,7 @@ class CacheManager:
                                model, request.task, dict(extra or {}), context_key=request.context_key, near_key=key)
             self._next_id += 1
             self.entries[entry.id] = entry
-            self.exact[exact_key] = entry.id
+            self.exact[exact_key] = entry
             if vector is not None and not request.is_follow_up():
                 self._pending_vectors[entry.id] = vector
             self._evict_overflow()
@@ -232,7 +232,7 @@ class CacheManager:
 
     def _evict(self, entry: CacheEntry) -> None:
         self.entries.pop(entry.id, None)
-        if self.exact.get(entry.exact_key) == entry.id:
+        if self.exact.get(entry.exact_key) is entry:
             del self.exact[entry.exact_key]
         self._pending_vectors.pop(entry.id, None)
         idx = self.semantic.scopes.get(entry.near_key or entry.scope)
@@ -272,7 +272,7 @@ class CacheManager:
             for row in meta["entries"]:
                 entry = _entry_from(row)
                 self.entries[entry.id] = entry
-                self.exact[entry.exact_key] = entry.id
+                self.exact[entry.exact_key] = entry
             for scope, info in meta["scopes"].items():
                 idx = self.semantic.scope(scope)
                 if not info["ids"]:

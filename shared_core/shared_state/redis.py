@@ -399,14 +399,15 @@ class RedisState(LocalState):
         cache = self._engine.cache
         exact_key = fields[b"exact_key"].decode()
         correct = fields[b"correct"] == b"1"
-        entry_id = cache.exact.get(exact_key)
-        if (entry_id is None or entry_id not in cache.entries) and not correct:
+        entry = cache.exact.get(exact_key)
+        entry_id = entry.id if entry is not None else None
+        if entry_id is None and not correct:
             return
         r = json.loads(fields[b"request"])
         request = Request(messages=r["messages"], task=r["task"], tenant=r["tenant"], params=r["params"],
                           tools=r["tools"], response_format=r["response_format"], query_text=r["query_text"],
                           context_key=r["context_key"], allow_cache=r["allow_cache"])
-        if entry_id is None or entry_id not in cache.entries:
+        if entry_id is None:
             vec = np.frombuffer(fields[b"vec"], dtype=np.float32).copy() if b"vec" in fields else None
             entry_id = self._store(request, fields[b"scope"].decode(), exact_key, vec, fields[b"answer"].decode(),
                                    fields[b"model"].decode(), json.loads(fields[b"extra"]))

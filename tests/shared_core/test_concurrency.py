@@ -38,8 +38,8 @@ def consistent(eng: Engine) -> None:
     assert live <= set(eng.cache.entries), "the index holds an entry the cache dropped"
     meta, _ = eng.cache.snapshot()
     assert {e["id"] for e in meta["entries"]} == set(eng.cache.entries)
-    assert all(eng.cache.entries[eid].exact_key == key for key, eid in eng.cache.exact.items()
-               if eid in eng.cache.entries)
+    # every exact key leads to a live entry of that key: eviction drops the key with the entry
+    assert all(eng.cache.entries.get(e.id) is e and e.exact_key == key for key, e in eng.cache.exact.items())
 
 
 def test_threads_and_asyncio_on_one_engine(tmp_path):

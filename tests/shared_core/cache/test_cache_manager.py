@@ -339,7 +339,7 @@ def test_margin_is_the_gap_to_the_next_entry_with_another_answer():
     confirmed(cache, Call("How do I reset my password on the website please?"), "use the reset   LINK.")
     look = Call(NEAR).lookup(cache)
     sims = dict(cache.semantic.nearest(Call(NEAR).near, Call(NEAR).vec))
-    app = cache.exact[Call("How do I reset my password on the app?").key]
+    app = cache.exact[Call("How do I reset my password on the app?").key].id
     assert look.hit.detail["margin"] == pytest.approx(look.hit.similarity - sims[app])  # same answers are no rival
 
 
