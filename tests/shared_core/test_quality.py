@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from shared_core.catalog import probit
-from shared_core.quality import QualityModel
+from shared_core.quality import QualityModel, _factor
 
 PRIORS = {"weak": 0.3, "mid": 0.5, "strong": 0.8}
 
@@ -73,3 +73,12 @@ def test_draws_are_joint_and_match_the_posterior_mean():
     # the shared terms tie the models: their draws move together
     assert np.corrcoef(draws["mid"], draws["strong"])[0, 1] > 0.2
     assert qm.draws() is qm.draws()  # computed once per observation
+
+
+def test_the_factor_is_numpys_cholesky_and_refuses_what_is_not_positive_definite():
+    rng = np.random.default_rng(3)
+    a = rng.random((10, 10))
+    sigma = a @ a.T + np.eye(10)
+    assert np.array_equal(_factor(sigma), np.linalg.cholesky(sigma))
+    with pytest.raises(np.linalg.LinAlgError), np.errstate(invalid="ignore"):
+        _factor(np.array([[1.0, 2.0], [2.0, 1.0]]))

@@ -203,3 +203,13 @@ def test_scope_key_memo_gives_the_digest_and_keeps_scopes_apart():
     assert first == fresh == [r.scope_key(names) for r in variants]  # memoised answers are the digest
     assert len(set(first)) == len(first)  # 1 and 1.0, 1 and True are different parameters, as in the digest
     assert req().scope_key(["b", "a"]) == first[0] and req().scope_key(["a"]) != first[0]
+
+
+def test_scope_and_exact_keys_are_the_digests_saved_state_and_redis_already_hold():
+    # pinned values: a change to the hashing would orphan every saved cache entry and Redis key
+    r = Request(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is  2+2?"},
+                          {"role": "assistant", "content": "4"}, {"role": "user", "content": "And 3+3?"}],
+                task="qa", tenant="t1")
+    scope = r.scope_key(["b", "a"])
+    assert scope == "d74a4047ed37318de8f6b2239ca17fb3"
+    assert r.exact_key(scope) == r.exact_key(scope) == "9758fcca34b1b71726c88bed4de615c6"  # the kept hash is copied
