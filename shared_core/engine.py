@@ -235,7 +235,7 @@ class Engine:
             plan.cache_skipped = skipped
             if plan.hit is None:  # tokens price the calls: a hit makes none
                 plan.input_tokens = count_message_tokens(request.messages, tools=request.tools)
-                plan.decision = self._decide(request, cands, plan)
+                plan.decision = self._decide(request, cands, names, plan)
             else:
                 self.scheduler.count_request(request.task)
         plan.overhead_s = time.perf_counter() - t0
@@ -254,8 +254,7 @@ class Engine:
             raise RequestError("the request restricts candidates to an empty set")
         return cands
 
-    def _decide(self, request: Request, cands: list[CandidateConfig], plan: Plan) -> Decision:
-        names = [c.name for c in cands]
+    def _decide(self, request: Request, cands: list[CandidateConfig], names: list[str], plan: Plan) -> Decision:
         estimates = self.predictor.predict(request.task, plan.vector, plan.input_tokens, names,
                                            explore=self.config.predictor.learn)
         decision = self.scheduler.decide(request, cands, {e.model: e for e in estimates},

@@ -175,7 +175,7 @@ class Health:
     def exclusions(self, names: list[str]) -> dict[str, str]:
         """The cooling models among `names`, less the half-open one when that is all of them."""
         cooling = {n: why for n, why in self.cooling().items() if n in names}
-        if names and len(cooling) == len(set(names)):
+        if cooling and len(cooling) == len(set(names)):  # (none cooling, the usual case: no set built)
             with self._lock:
                 probe = min(names, key=lambda n: self._open[n][0] if n in self._open else float("-inf"))
             cooling.pop(probe, None)
