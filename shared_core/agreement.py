@@ -380,6 +380,7 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
 
     cfg = engine.config.agreement
     wtp = cfg.willingness_to_pay_usd or engine.config.preferences.willingness_to_pay_usd or 0.01
+    wtp /= plan.decision.cost_weight  # a paced budget (pacing.py) makes every dollar weigh more
     normalize = make_normalizer(cfg.normalizer)
     request, est = plan.request, plan.decision.estimates
     eligible = plan.decision.ranking
@@ -408,7 +409,6 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
     others = {m: a for m, a in outcome.answers.items() if m != outcome.served}
     with engine._lock:
         for m, answer in others.items():
-            engine.spent_usd += answer.cost_usd or 0.0
             engine.predictor.observe_usage(request.task, m, answer.output_tokens, answer.latency_s)
         hard = question_difficulty(outcome.keys, p_mean, q, sd)
         credited = pseudo_labels(outcome, p_mean, q, sd)
@@ -420,10 +420,10 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
     # a label of the served answer would count its model twice, and blame a referee for the
     # hard questions it is called on; one asked alone was not credited, so a label teaches it
     result = engine._finish(plan, outcome.served, outcome.answers[outcome.served], attempts,
-                            learned=outcome.served in credited)
+                            learned=outcome.served in credited,
+                            extra_usd=sum(a.cost_usd or 0.0 for a in others.values()))
     lat = lambda m: (outcome.answers[m].latency_s or 0.0) if m in outcome.answers else 0.0
     pair = max(lat(chosen.first), lat(chosen.second) if chosen.second else 0.0)  # the pair runs at once
-    result.cost_usd += sum(a.cost_usd or 0.0 for a in others.values())
     result.latency_s = pair + (lat(chosen.referee) if outcome.served == chosen.referee else 0.0)
     result.calls = len(outcome.answers)
     return result

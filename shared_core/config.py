@@ -142,13 +142,22 @@ class Preferences:
 
 @dataclass
 class Budget:
+    """Hard limits (a per-request cap, a run total) and a paced one: `cost_share`
+    of what `reference_model` (None: the dearest candidate) would cost, on
+    average per task (shared_core/pacing.py)."""
+
     max_cost_per_request_usd: float | None = None
     run_budget_usd: float | None = None
+    cost_share: float | None = None
+    reference_model: str | None = None
+    pacing_gain: float = 0.1
 
     def validate(self, path: str) -> None:
-        for name in ("max_cost_per_request_usd", "run_budget_usd"):
+        for name in ("max_cost_per_request_usd", "run_budget_usd", "cost_share", "pacing_gain"):
             if getattr(self, name) is not None:
                 _positive(getattr(self, name), f"{path}.{name}")
+        if self.reference_model is not None and self.cost_share is None:
+            raise ConfigError(f"{path}.reference_model", "is only read with budget.cost_share: set both")
 
 
 @dataclass
@@ -369,6 +378,9 @@ class SLSConfig:
             seen.add(cand.name)
         for name in ("preferences", "budget", "cache", "predictor", "encoder", "state", "fallback", "run", "agreement"):
             getattr(self, name).validate(name)
+        if self.budget.reference_model is not None and self.budget.reference_model not in seen:
+            raise ConfigError("budget.reference_model",
+                              f"'{self.budget.reference_model}' is not a candidate ({', '.join(sorted(seen))})")
         from .verifiers import check_verifier_spec
 
         from .scheduler import SCHEDULERS

@@ -498,10 +498,8 @@ class Engine:
         for already), marked with its verdict, rather than nothing."""
         _, model, answer = rejected.best
         answer.cacheable = False  # a rejected answer must not be served again
-        with self._lock:
-            self.spent_usd -= answer.cost_usd or 0.0  # _finish bills it again
-        result = self._finish(plan, model, answer, attempts, rejected)
-        result.cost_usd -= answer.cost_usd or 0.0
+        result = self._finish(plan, model, answer, attempts, rejected,
+                              extra_usd=-(answer.cost_usd or 0.0))  # billed among the rejected already
         result.latency_s -= answer.latency_s or 0.0
         result.verified = rejected.best[0]
         return result
@@ -517,11 +515,18 @@ class Engine:
         return Result(plan.request_id, hit.answer, hit.model, hit.tier, 0.0, overhead, hit=hit, overhead_s=overhead)
 
     def _finish(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]],
-                rejected: "_Rejected | None" = None, learned: bool = False) -> Result:
+                rejected: "_Rejected | None" = None, learned: bool = False, extra_usd: float = 0.0) -> Result:
+        """Bill, cache and track the served answer. `extra_usd` is billed with it beyond
+        its own cost and the rejected answers': an agreement cascade's other votes, or
+        less an answer that is among the rejected ones already."""
         t0 = time.perf_counter()
         request = plan.request
+        # a cascade bills and waits for the answers it rejected too
+        extra_cost = (rejected.cost_usd if rejected else 0.0) + extra_usd
+        extra_time = rejected.latency_s if rejected else 0.0
         with self._lock:
-            self.spent_usd += answer.cost_usd or 0.0
+            self.spent_usd += (answer.cost_usd or 0.0) + extra_usd
+            self.scheduler.paid(request.task, plan.decision, (answer.cost_usd or 0.0) + extra_cost)
             self.usage.served(request.task, model, answer.cost_usd, answer.latency_s)
             self.predictor.observe_usage(request.task, model, answer.output_tokens, answer.latency_s)
             entry_id = None
@@ -531,9 +536,6 @@ class Engine:
             self.updater.track(plan.request_id, Pending(request, plan.scope, model, answer.text, plan.vector,
                                                         entry_id, None, plan.nearest, learned=learned))
         overhead = plan.overhead_s + time.perf_counter() - t0
-        # a cascade bills and waits for the answers it rejected too
-        extra_cost = rejected.cost_usd if rejected else 0.0
-        extra_time = rejected.latency_s if rejected else 0.0
         return Result(plan.request_id, answer.text, model, None, (answer.cost_usd or 0.0) + extra_cost,
                       (answer.latency_s or 0.0) + extra_time, answer=answer, decision=plan.decision,
                       attempts=attempts, overhead_s=overhead)
@@ -605,9 +607,12 @@ class Engine:
     def stats(self) -> dict[str, Any]:
         """What was learned and done (see shared_core/stats.py): per task and model the
         learned quality +- sd, calls, spend, latency; cache entries and hits per tier;
-        savings against the best-rated model; near-duplicate thresholds."""
+        savings against the best-rated model; near-duplicate thresholds; with a paced
+        budget, each task's spend as a share of the reference's and its cost weight."""
         with self._lock:
             report = summarize(engine_state(self))
-        return {"cache_entries": len(self.cache), "spent_usd": self.spent_usd,
-                "feedback_events": self.updater.events, "cooling": self.cooling(),
-                "shared_state": self.shared.status(), **report}
+            pacing = self.scheduler.pacer.report() if self.scheduler.pacer else None
+        out = {"cache_entries": len(self.cache), "spent_usd": self.spent_usd,
+               "feedback_events": self.updater.events, "cooling": self.cooling(),
+               "shared_state": self.shared.status(), **report}
+        return out if pacing is None else {**out, "pacing": pacing}

@@ -24,6 +24,7 @@ from typing import Any
 
 from .config import Budget, CandidateConfig, Preferences, SLSConfig
 from .exploration import belief_weight, draws_sd, worth_exploring
+from .pacing import BudgetPacer
 from .predictor import Estimate
 from .request import Request
 
@@ -39,6 +40,8 @@ class Decision:
     utilities: dict[str, float]
     excluded: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+    cost_weight: float = 1.0  # the paced budget's multiplier of every cost term (pacing.py)
+    reference_usd: float | None = None  # what the paced budget's reference model would cost here
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +49,7 @@ class Decision:
             "ranking": self.ranking,
             "reason": self.reason,
             "excluded": self.excluded,
+            "cost_weight": round(self.cost_weight, 6),
             "candidates": {m: {**e.to_dict(), "utility": round(self.utilities.get(m, float("nan")), 6)}
                            for m, e in self.estimates.items()},
         }
@@ -63,6 +67,7 @@ class Scheduler:
         self.exploration_spent = 0.0  # expected utility given up to explore, over the run
         self.decisions = 0
         self.seen: dict[str, int] = {}  # requests per task, cache hits included (count_request)
+        self.pacer = BudgetPacer.from_budget(budget)  # None: no paced budget
 
     def exclusions(self, request: Request, cand: CandidateConfig, est: Estimate, spent_usd: float,
                    cooling: dict[str, str]) -> str | None:
@@ -91,7 +96,8 @@ class Scheduler:
                 excluded[cand.name] = why
         eligible = [c.name for c in candidates if c.name not in excluded]
         pool = {m: estimates[m] for m in eligible}
-        penalties = self.penalties(pool)  # the same for every reading of P(good) below
+        weight = self.pacer.cost_weight(request.task) if self.pacer else 1.0
+        penalties = self.penalties(pool, weight)  # the same for every reading of P(good) below
         utilities = self.utilities(pool, penalties=penalties)
         dominated = self._dominated(pool, penalties) if self.eliminate else {}
         ranking = self._order(eligible, estimates, utilities, dominated)
@@ -108,8 +114,16 @@ class Scheduler:
             notes.append("exploring would not repay itself: posterior mean")
         if dominated:
             notes.append("dominated: " + ", ".join(sorted(dominated)))
+        if weight > 1.0:
+            notes.append(f"paced budget: cost weighs {weight:.2f}x")
         notes = [n for n in notes if n]
-        return Decision(chosen, ranking, estimates, utilities, excluded, "; ".join(notes + [reason]))
+        reference = self.pacer.reference_usd(estimates) if self.pacer else None
+        return Decision(chosen, ranking, estimates, utilities, excluded, "; ".join(notes + [reason]), weight, reference)
+
+    def paid(self, task: str, decision: Decision | None, cost_usd: float) -> None:
+        """A routed request of `task` was served at `cost_usd`: what the paced budget learns."""
+        if self.pacer is not None and decision is not None:
+            self.pacer.paid(task, cost_usd, decision.reference_usd)
 
     def _dominated(self, pool: dict[str, Estimate],
                    penalties: dict[str, tuple[float, float]] | None = None) -> dict[str, str]:
@@ -129,13 +143,18 @@ class Scheduler:
     def state(self) -> dict[str, Any]:
         """What exploration has spent and each task's traffic: saved with the router's
         state, so a restart does not start the horizon and the budget over."""
-        return {"seen": dict(self.seen), "exploration_spent": self.exploration_spent, "decisions": self.decisions}
+        out = {"seen": dict(self.seen), "exploration_spent": self.exploration_spent, "decisions": self.decisions}
+        if self.pacer is not None:
+            out["pacing"] = self.pacer.state()
+        return out
 
     def restore(self, saved: dict[str, Any] | None) -> None:
         if saved:
             self.seen = {str(k): int(v) for k, v in saved.get("seen", {}).items()}
             self.exploration_spent = float(saved.get("exploration_spent", 0.0))
             self.decisions = int(saved.get("decisions", 0))
+            if self.pacer is not None:
+                self.pacer.restore(saved.get("pacing"))
 
     def horizon(self, task: str) -> float:
         """The requests what exploration learns of `task` would serve: its traffic so far."""
@@ -202,8 +221,9 @@ class Scheduler:
         quality = self.preferences.quality
         return {m: quality * getattr(e, p) - penalties[m][0] - penalties[m][1] for m, e in estimates.items()}
 
-    def penalties(self, estimates: dict[str, Estimate]) -> dict[str, tuple[float, float]]:
-        """What each candidate's cost and its latency take off its utility."""
+    def penalties(self, estimates: dict[str, Estimate], cost_weight: float = 1.0) -> dict[str, tuple[float, float]]:
+        """What each candidate's cost (times the paced budget's `cost_weight`) and its
+        latency take off its utility."""
         if not estimates:
             return {}
         prefs = self.preferences
@@ -218,7 +238,7 @@ class Scheduler:
                 cost_term = e.cost_usd / prefs.willingness_to_pay_usd
             else:
                 cost_term = prefs.cost * e.cost_usd / (e.cost_usd + ref_cost)
-            out[m] = (cost_term, prefs.latency * e.latency_s / (e.latency_s + ref_lat))
+            out[m] = (cost_weight * cost_term, prefs.latency * e.latency_s / (e.latency_s + ref_lat))
         return out
 
     @staticmethod

@@ -1,0 +1,132 @@
+"""The paced budget: a share of a reference model's cost, kept by weighing cost up."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from shared_core import Answer, Engine, Request, SLSConfig
+from shared_core.config import Budget, CandidateConfig, Preferences
+from shared_core.pacing import BudgetPacer
+from shared_core.predictor import Estimate
+from shared_core.scheduler import Scheduler
+
+
+def est(name, p, cost):
+    return Estimate(name, p, p, cost, 1.0, 100, 100.0, 0.0)
+
+
+def test_the_weight_rises_while_spending_runs_above_the_share_and_falls_back_to_one():
+    pacer = BudgetPacer(0.4, gain=0.1)
+    assert pacer.cost_weight("qa") == 1.0
+    pacer.paid("qa", 1.0, 1.0)  # the reference's whole cost: 0.6 of it over the share
+    assert pacer.cost_weight("qa") == pytest.approx(math.exp(0.06))
+    for _ in range(6):
+        pacer.paid("qa", 1.0, 1.0)
+    assert pacer.cost_weight("qa") == pytest.approx(math.exp(0.42))
+    assert pacer.cost_weight("code") == 1.0  # each task is paced on its own
+    for _ in range(100):
+        pacer.paid("qa", 0.0, 1.0)
+    assert pacer.cost_weight("qa") == 1.0  # never below the user's own preferences
+    report = pacer.report()["qa"]
+    assert report["requests"] == 107 and report["cost_share"] == pytest.approx(7 / 107)
+
+
+def test_the_reference_is_the_named_model_or_else_the_dearest_candidate():
+    ests = {"a": est("a", 0.9, 0.02), "b": est("b", 0.7, 0.001)}
+    assert BudgetPacer(0.5).reference_usd(ests) == 0.02
+    assert BudgetPacer(0.5, reference_model="b").reference_usd(ests) == 0.001
+    named_elsewhere = BudgetPacer(0.5, reference_model="gpt-4o")
+    assert named_elsewhere.reference_usd(ests) is None  # not a candidate of this request
+    named_elsewhere.paid("qa", 1.0, None)
+    named_elsewhere.paid("qa", 1.0, 0.0)  # a free reference: no share of it to keep
+    assert named_elsewhere.report() == {} and named_elsewhere.cost_weight("qa") == 1.0
+
+
+def test_the_scheduler_keeps_to_the_share_by_turning_to_the_cheaper_model():
+    # worth its price to this user (a right answer is worth $1), `strong` is chosen every
+    # time without a budget; a budget of 30% of its cost makes `cheap` win often enough
+    cands = [CandidateConfig("strong", 1.0, 1.0), CandidateConfig("cheap", 1.0, 1.0)]
+    ests = {"strong": est("strong", 0.95, 0.01), "cheap": est("cheap", 0.80, 0.001)}
+    prefs = Preferences(latency=0.0, willingness_to_pay_usd=1.0)
+    free = Scheduler(prefs, Budget())
+    assert {free.decide(Request(messages=[{"role": "user", "content": "q"}]), cands, ests).chosen
+            for _ in range(5)} == {"strong"}
+    paced = Scheduler(prefs, Budget(cost_share=0.3))
+    chosen = []
+    for _ in range(400):
+        d = paced.decide(Request(messages=[{"role": "user", "content": "q"}]), cands, ests)
+        chosen.append(d.chosen)
+        paced.paid("default", d, ests[d.chosen].cost_usd)
+    assert set(chosen) == {"strong", "cheap"}
+    # the weight is the overspend so far (in reference costs) times the gain: what it took to
+    # raise it is the run's only excess over the share, and it shrinks as the run grows
+    share, weight = paced.pacer.report()["default"]["cost_share"], paced.pacer.cost_weight("default")
+    assert (share - 0.3) * 400 == pytest.approx(math.log(weight) / 0.1, abs=1.0)
+    assert 0.3 < share < 0.3 + 40 / 400
+    assert d.reference_usd == 0.01 and ("paced budget" in d.reason) == (d.cost_weight > 1.0)
+
+
+def test_the_weight_is_saved_with_the_schedulers_state():
+    sched = Scheduler(Preferences(), Budget(cost_share=0.2))
+    sched.pacer.paid("qa", 1.0, 1.0)
+    again = Scheduler(Preferences(), Budget(cost_share=0.2))
+    again.restore(sched.state())
+    assert again.pacer.cost_weight("qa") == sched.pacer.cost_weight("qa") > 1.0
+    assert again.pacer.report() == sched.pacer.report()
+    assert "pacing" not in Scheduler(Preferences(), Budget()).state()  # no budget, nothing saved
+
+
+QUESTION = "Which is a gas at room temperature?\n(A) iron\n(B) oxygen\n(C) salt"
+
+
+def agreement_engine(share: float) -> Engine:
+    cfg = SLSConfig.from_dict({
+        "candidates": [{"name": "c1", "price_in": 0.1, "price_out": 0.1, "quality_prior": 0.8},
+                       {"name": "c2", "price_in": 0.1, "price_out": 0.1, "quality_prior": 0.8},
+                       {"name": "big", "price_in": 10.0, "price_out": 30.0, "quality_prior": 0.97}],
+        "agreement": {"willingness_to_pay_usd": 0.1}, "cache": {"enabled": False},
+        "budget": {"cost_share": share}})
+    return Engine(cfg)
+
+
+def test_an_agreement_cascade_is_paced_once_per_request_on_all_its_calls():
+    eng = agreement_engine(0.5)
+    answers = {"c1": "A", "c2": "B", "big": "B"}  # a disagreement: the referee is called
+
+    def call(model, request):
+        return Answer(text=answers[model], output_tokens=256)  # as many as predicted
+
+    result = eng.agree(Request(messages=[{"role": "user", "content": QUESTION}], task="qa"), call=call)
+    report = eng.scheduler.pacer.report()["qa"]
+    assert result.calls == 3 and report["requests"] == 1
+    assert report["cost_share"] == pytest.approx(result.cost_usd / result.decision.reference_usd)
+    assert report["cost_share"] > 1.0 and eng.scheduler.pacer.cost_weight("qa") > 1.0
+    assert eng.stats()["pacing"] == eng.scheduler.pacer.report()
+    assert "pacing" not in Engine(SLSConfig.from_dict({"candidates": [{"name": "a", "price_in": 1, "price_out": 1}]})).stats()
+
+
+def test_a_tight_budget_keeps_the_dear_model_to_its_share():
+    # once the pair disagrees and big is right, big alone is worth its price at $0.10 a
+    # right answer; with 5% of big's cost to spend, the cheap models answer instead
+    answers = {"c1": "A", "c2": "B", "big": "B"}
+
+    def run(eng):
+        calls = []
+
+        def call(model, request):
+            calls.append(model)
+            return Answer(text=answers[model], output_tokens=256)
+
+        for i in range(60):
+            eng.agree(Request(messages=[{"role": "user", "content": f"{QUESTION}\n#{i}"}], task="qa"), call=call)
+        return calls
+
+    free = agreement_engine(2.0)  # twice what big costs: never binds
+    assert run(free).count("big") > 55 and free.scheduler.pacer.cost_weight("qa") == 1.0
+    tight = agreement_engine(0.05)
+    calls, pacer = run(tight), tight.scheduler.pacer
+    share = pacer.report()["qa"]["cost_share"]
+    assert calls.count("big") < 10 and share < 0.12
+    assert (share - 0.05) * 60 == pytest.approx(math.log(pacer.cost_weight("qa")) / 0.1, abs=1.0)
