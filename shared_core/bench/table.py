@@ -51,4 +51,14 @@ def format_dominance(d: dict[str, Any] | None, label: str = "") -> str:
     verdict = (f"DOMINATED by {', '.join(d['dominated_by'])}" if d["dominated_by"]
                else "not dominated by any single model")
     return (f"{label}{d['method']} {d['accuracy']:.4f} at ${d['cost_usd']:.4f}: {verdict}; most accurate single: "
-            f"{name(d['most_accurate'])}; best single at or below its cost: {name(d['best_at_or_below_cost'])}")
+            f"{name(d['most_accurate'])}{_ratios(d)}; best single at or below its cost: "
+            f"{name(d['best_at_or_below_cost'])}")
+
+
+def _ratios(d: dict[str, Any]) -> str:
+    """The row against the most accurate single model, in the terms targets are set in."""
+    top = d["most_accurate"]
+    if not top["accuracy"] or not top["cost_usd"]:
+        return ""
+    return (f" (this row: {d['accuracy'] / top['accuracy']:.3f}x its accuracy at "
+            f"{d['cost_usd'] / top['cost_usd']:.3f}x its cost)")

@@ -129,6 +129,7 @@ def test_dominance_names_the_single_models_that_beat_a_row():
     assert d["dominated_by"] == ["cheap-good"] and d["best_at_or_below_cost"]["method"] == "single:cheap-good"
     assert d["most_accurate"]["method"] == "single:dear"
     assert "DOMINATED by cheap-good" in format_dominance(d)
+    assert "dear 0.7000 at $2.0000 (this row: 0.857x its accuracy at 0.040x its cost)" in format_dominance(d)
     rows[0]["accuracy"] = 0.65
     assert dominance(rows)["dominated_by"] == []
     assert "not dominated" in format_dominance(dominance(rows))

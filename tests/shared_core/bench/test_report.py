@@ -64,7 +64,8 @@ def test_markdown_has_a_table_per_task_and_per_file():
     assert "reaches 93.3% of its accuracy at 5.0% of its cost" in md
     assert "`p.png`" in md
     assert ("The user's test: sls 0.7000 at $0.1000: not dominated by any single model; most accurate single: "
-            "big 0.7500 at $2.0000; best single at or below its cost: small 0.5500 at $0.0500.") in md
+            "big 0.7500 at $2.0000 (this row: 0.933x its accuracy at 0.050x its cost); best single at or below "
+            "its cost: small 0.5500 at $0.0500.") in md
 
 
 def test_markdown_says_when_a_single_model_dominates_sls():
