@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+# The `extra` of every entry stored without any: one shared dict, so it must never be
+# written to (nothing does: a hit copies it, state and Redis serialise it).
+NO_EXTRA: dict[str, Any] = {}
+
+
 @dataclass(slots=True)  # no per-entry __dict__: a cache holds 100,000s of these
 class CacheEntry:
     id: int

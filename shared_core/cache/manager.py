@@ -23,7 +23,7 @@ import numpy as np
 from ..config import CacheConfig
 from ..request import Request
 from .calibration import CLEAR
-from .entry import CacheEntry, CacheHit
+from .entry import NO_EXTRA, CacheEntry, CacheHit
 from .guards import guard_veto
 from .policy import make_policy
 from .reuse import Reuser
@@ -161,7 +161,8 @@ class CacheManager:
             key = near_key(request, scope)
             key = self._keys.setdefault(key, key)  # one string per near key and scope, not one per entry
             entry = CacheEntry(self._next_id, self._keys.setdefault(scope, scope), exact_key, request.query, answer,
-                               model, request.task, dict(extra or {}), context_key=request.context_key, near_key=key)
+                               model, request.task, dict(extra) if extra else NO_EXTRA, context_key=request.context_key,
+                               near_key=key)
             self._next_id += 1
             self.entries[entry.id] = entry
             self.exact[exact_key] = entry
@@ -294,6 +295,7 @@ def _entry_from(row: dict[str, Any]) -> CacheEntry:
     row = dict(row)
     worst = float(row.pop("min_similarity", 0.0) or 0.0)
     row["evidence"] = [(float(s), bool(c)) for s, c in row.get("evidence", [])]
+    row["extra"] = row.get("extra") or NO_EXTRA
     entry = CacheEntry(**row)
     if worst > 0:
         entry.add_evidence(worst, False)

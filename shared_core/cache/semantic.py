@@ -35,7 +35,9 @@ class ScopeIndex:
     def __init__(self, dim: int, config: SemanticCacheConfig):
         self.dim = dim
         self.config = config
-        self.members: list[list[int]] = []  # position -> live entry ids with that vector, oldest first
+        # position -> the live entry ids with that vector, oldest first: the id itself while
+        # it is the only one (most vectors have one entry, and a list costs 72 bytes)
+        self.members: list[int | list[int]] = []
         self._where: dict[int, int] = {}  # entry id -> position
         self._by_hash: dict[int, int] = {}  # hash of a vector's identity -> its position (checked on use)
         self.dead: set[int] = set()  # positions with no live entry
@@ -53,6 +55,11 @@ class ScopeIndex:
     def __len__(self) -> int:
         return len(self._where)
 
+    def ids(self, pos: int) -> list[int] | tuple[int]:
+        """The live entry ids at a position, oldest first."""
+        m = self.members[pos]
+        return (m,) if isinstance(m, int) else m
+
     def __contains__(self, entry_id: int) -> bool:
         return entry_id in self._where
 
@@ -63,11 +70,15 @@ class ScopeIndex:
         pos = self._by_hash.get(key)
         if pos is not None and _identity(self.index.reconstruct(pos)) == same:
             self.dead.discard(pos)  # a vector seen before, even if all its entries went
-            self.members[pos].append(entry_id)
+            m = self.members[pos]
+            if isinstance(m, list):
+                m.append(entry_id)
+            else:
+                self.members[pos] = [m, entry_id]
         else:
             pos = self.index.ntotal
             self.index.add(vec)
-            self.members.append([entry_id])
+            self.members.append(entry_id)
             self._by_hash[key] = pos
         self._where[entry_id] = pos
         if self.config.index == "auto" and not self.is_hnsw and self.index.ntotal >= self.config.hnsw_from:
@@ -81,8 +92,9 @@ class ScopeIndex:
         pos = self._where.pop(entry_id, None)
         if pos is None:
             return
-        self.members[pos].remove(entry_id)
-        if not self.members[pos]:
+        rest = [e for e in self.ids(pos) if e != entry_id]
+        self.members[pos] = rest[0] if len(rest) == 1 else rest
+        if not rest:
             self.dead.add(pos)
             if len(self.dead) > max(64, self.index.ntotal // 5):
                 self._rebuild(hnsw=self.is_hnsw)
@@ -96,7 +108,7 @@ class ScopeIndex:
         if len(kept):
             self.index.add(np.ascontiguousarray(kept))
         self._by_hash = {hash(_identity(v)): pos for pos, v in enumerate(kept)}
-        self._where = {eid: pos for pos, ids in enumerate(self.members) for eid in ids}
+        self._where = {eid: pos for pos in range(len(self.members)) for eid in self.ids(pos)}
 
     def search(self, vector: np.ndarray, k: int = 4) -> list[tuple[int, float]]:
         """Up to k (entry id, similarity), most similar first."""
@@ -110,7 +122,7 @@ class ScopeIndex:
             found: list[tuple[int, float]] = []
             for s, p in zip(sims[0].tolist(), pos[0].tolist()):
                 if p >= 0 and p not in self.dead:
-                    found += [(eid, s) for eid in self.members[p][: k - len(found)]]
+                    found += [(eid, s) for eid in self.ids(p)[: k - len(found)]]
                     if len(found) >= k:
                         return found
             if want >= self.index.ntotal or not self.dead:
@@ -121,7 +133,7 @@ class ScopeIndex:
         """Live entry ids grouped by vector, the size of each group, and one vector per group."""
         live = [p for p in range(self.index.ntotal) if p not in self.dead]
         vectors = self.index.reconstruct_n(0, self.index.ntotal)[live] if live else np.zeros((0, self.dim), np.float32)
-        return [eid for p in live for eid in self.members[p]], [len(self.members[p]) for p in live], vectors
+        return [eid for p in live for eid in self.ids(p)], [len(self.ids(p)) for p in live], vectors
 
     def load(self, entry_ids: list[int], sizes: list[int], vectors: np.ndarray) -> None:
         """What export() gave: each group's vector is added once."""
