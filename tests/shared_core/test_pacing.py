@@ -130,3 +130,22 @@ def test_a_tight_budget_keeps_the_dear_model_to_its_share():
     share = pacer.report()["qa"]["cost_share"]
     assert calls.count("big") < 10 and share < 0.12
     assert (share - 0.05) * 60 == pytest.approx(math.log(pacer.cost_weight("qa")) / 0.1, abs=1.0)
+
+
+def test_an_engine_restarted_from_its_saved_state_keeps_the_weight(tmp_path):
+    def build() -> Engine:
+        eng = agreement_engine(0.05)
+        eng.config.state.path = str(tmp_path / "state")
+        return Engine(eng.config)
+
+    answers = {"c1": "A", "c2": "B", "big": "B"}
+    eng = build()
+    for i in range(5):
+        eng.agree(Request(messages=[{"role": "user", "content": f"{QUESTION}\n#{i}"}], task="qa"),
+                  call=lambda model, request: Answer(text=answers[model], output_tokens=256))
+    eng.save()
+    weight = eng.scheduler.pacer.cost_weight("qa")
+    assert weight > 1.0
+    again = build()
+    assert again.scheduler.pacer.cost_weight("qa") == weight
+    assert again.stats()["pacing"] == eng.stats()["pacing"]
