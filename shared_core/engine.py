@@ -522,11 +522,11 @@ class Engine:
         t0 = time.perf_counter()
         request = plan.request
         # a cascade bills and waits for the answers it rejected too
-        extra_cost = (rejected.cost_usd if rejected else 0.0) + extra_usd
+        billed = (answer.cost_usd or 0.0) + ((rejected.cost_usd if rejected else 0.0) + extra_usd)
         extra_time = rejected.latency_s if rejected else 0.0
         with self._lock:
             self.spent_usd += (answer.cost_usd or 0.0) + extra_usd
-            self.scheduler.paid(request.task, plan.decision, (answer.cost_usd or 0.0) + extra_cost)
+            self.scheduler.paid(request.task, plan.decision, billed)
             self.usage.served(request.task, model, answer.cost_usd, answer.latency_s)
             self.predictor.observe_usage(request.task, model, answer.output_tokens, answer.latency_s)
             entry_id = None
@@ -536,7 +536,7 @@ class Engine:
             self.updater.track(plan.request_id, Pending(request, plan.scope, model, answer.text, plan.vector,
                                                         entry_id, None, plan.nearest, learned=learned))
         overhead = plan.overhead_s + time.perf_counter() - t0
-        return Result(plan.request_id, answer.text, model, None, (answer.cost_usd or 0.0) + extra_cost,
+        return Result(plan.request_id, answer.text, model, None, billed,
                       (answer.latency_s or 0.0) + extra_time, answer=answer, decision=plan.decision,
                       attempts=attempts, overhead_s=overhead)
 
