@@ -373,6 +373,20 @@ def most_likely(outcome: Outcome, p: dict[str, float], q: float, difficulty_sd: 
     return outcome.plan.referee if outcome.plan.referee in tied else tied[0]
 
 
+def _paced_weight(engine, plan, mean: dict[str, float], cost: dict[str, float], q: float, wtp: float,
+                  sd: float) -> float:
+    """The paced budget's cost weight (pacing.py) for this request. Before the task's
+    first paced request it is started where the cascade best on the means fits the
+    share: the scheduler's start tested one call, and a cascade costs more."""
+    pacer, decision = engine.scheduler.pacer, plan.decision
+    if pacer is not None and decision.reference_usd and pacer.unstarted(plan.request.task):
+        budget = pacer.share * decision.reference_usd
+        with engine._lock:
+            decision.cost_weight = pacer.start(plan.request.task,
+                                               lambda w: best_plan(mean, cost, q, wtp / w, sd).cost_usd <= budget)
+    return decision.cost_weight
+
+
 def serve(engine, plan, call: Callable[[str, Request], Answer]):
     """Serve `plan` (an engine Plan with a decision) by the agreement cascade and
     learn from it; returns the engine's Result for the served answer."""
@@ -380,13 +394,13 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
 
     cfg = engine.config.agreement
     wtp = cfg.willingness_to_pay_usd or engine.config.preferences.willingness_to_pay_usd or 0.01
-    wtp /= plan.decision.cost_weight  # a paced budget (pacing.py) makes every dollar weigh more
     normalize = make_normalizer(cfg.normalizer)
     request, est = plan.request, plan.decision.estimates
     eligible = plan.decision.ranking
     q = cfg.coincidence if cfg.coincidence is not None else normalize.coincidence(request)
     sd = cfg.difficulty_sd
     mean, cost = {m: est[m].p_good for m in eligible}, {m: est[m].cost_usd for m in eligible}
+    wtp /= _paced_weight(engine, plan, mean, cost, q, wtp, sd)  # a paced budget makes every dollar weigh more
     chosen = best_plan({m: est[m].p_sample for m in eligible}, cost, q, wtp, sd, alone=mean)
     chosen = worth_its_exploration(chosen, mean, lambda m: est[m].p_draws, cost, q, wtp, sd,
                                    engine.scheduler.horizon(request.task))

@@ -15,6 +15,12 @@ below it lets the weight fall back to 1, where the user's own preferences
 decide. gain 0.1: a run of requests that each overspend by one reference cost
 doubles the weight in seven requests, and a run at the share leaves it alone.
 
+The ascent starts where the prior says the budget binds, not at 1: before a
+task's first paced request, the least weight at which the plan best on the
+posterior means fits the share (`start`). From 1, the first requests overspend
+until the weight has climbed (on the Winogrande replay at share 0.4, 0.74 of the
+reference over the first 50), and the rest of the run pays that back.
+
 Each task is paced on its own (a task's reference cost is its own), and each
 process paces its own traffic: when every worker keeps its average within the
 share, so does their sum, with no shared counter. The weight is saved with the
@@ -24,10 +30,14 @@ scheduler's state, so a restart does not forget an overspend.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from .config import Budget
 from .predictor import Estimate
+
+
+MAX_LOG_WEIGHT = 16.0  # a start weight of at most e^16: past that no plan is cheap enough
 
 
 class BudgetPacer:
@@ -48,6 +58,26 @@ class BudgetPacer:
     def cost_weight(self, task: str) -> float:
         """What the cost term of a utility is multiplied by for `task` now (>= 1)."""
         return math.exp(self.log_weight.get(task, 0.0))
+
+    def unstarted(self, task: str) -> bool:
+        """No request of `task` paced yet: its weight may still be started."""
+        return not self.paced.get(task)
+
+    def start(self, task: str, fits: Callable[[float], bool], steps: int = 12) -> float:
+        """Start `task`'s weight at the least w with `fits(w)` (the plan best on the
+        means at cost weight w costs at most the share), by bisection on log w up to
+        MAX_LOG_WEIGHT; `fits` must hold for every weight above one it holds for."""
+        lo, hi = 0.0, 1.0
+        if not fits(1.0):
+            while hi < MAX_LOG_WEIGHT and not fits(math.exp(hi)):
+                lo, hi = hi, min(2.0 * hi, MAX_LOG_WEIGHT)
+            for _ in range(steps):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (lo, mid) if fits(math.exp(mid)) else (mid, hi)
+        else:
+            hi = 0.0
+        self.log_weight[task] = hi
+        return math.exp(hi)
 
     def reference_usd(self, estimates: dict[str, Estimate]) -> float | None:
         """The reference model's predicted cost of this request: the named model's,

@@ -96,6 +96,9 @@ class Scheduler:
                 excluded[cand.name] = why
         eligible = [c.name for c in candidates if c.name not in excluded]
         pool = {m: estimates[m] for m in eligible}
+        reference = self.pacer.reference_usd(estimates) if self.pacer else None
+        if self.pacer is not None and reference and pool and self.pacer.unstarted(request.task):
+            self.pacer.start(request.task, lambda w: self._greedy_cost(pool, w) <= self.pacer.share * reference)
         weight = self.pacer.cost_weight(request.task) if self.pacer else 1.0
         penalties = self.penalties(pool, weight)  # the same for every reading of P(good) below
         utilities = self.utilities(pool, penalties=penalties)
@@ -117,8 +120,13 @@ class Scheduler:
         if weight > 1.0:
             notes.append(f"paced budget: cost weighs {weight:.2f}x")
         notes = [n for n in notes if n]
-        reference = self.pacer.reference_usd(estimates) if self.pacer else None
         return Decision(chosen, ranking, estimates, utilities, excluded, "; ".join(notes + [reason]), weight, reference)
+
+    def _greedy_cost(self, pool: dict[str, Estimate], cost_weight: float) -> float:
+        """The predicted cost of the candidate best on the posterior means when cost
+        weighs `cost_weight`: what the paced budget's start (pacing.py) tests."""
+        mean = self.utilities(pool, "p_good", self.penalties(pool, cost_weight))
+        return pool[max(mean, key=mean.get)].cost_usd
 
     def paid(self, task: str, decision: Decision | None, cost_usd: float) -> None:
         """A routed request of `task` was served at `cost_usd`: what the paced budget learns."""

@@ -8,7 +8,7 @@ import pytest
 
 from shared_core import Answer, Engine, Request, SLSConfig
 from shared_core.config import Budget, CandidateConfig, Preferences
-from shared_core.pacing import BudgetPacer
+from shared_core.pacing import MAX_LOG_WEIGHT, BudgetPacer
 from shared_core.predictor import Estimate
 from shared_core.scheduler import Scheduler
 
@@ -54,18 +54,33 @@ def test_the_scheduler_keeps_to_the_share_by_turning_to_the_cheaper_model():
     assert {free.decide(Request(messages=[{"role": "user", "content": "q"}]), cands, ests).chosen
             for _ in range(5)} == {"strong"}
     paced = Scheduler(prefs, Budget(cost_share=0.3))
-    chosen = []
+    chosen, weights = [], []
     for _ in range(400):
         d = paced.decide(Request(messages=[{"role": "user", "content": "q"}]), cands, ests)
         chosen.append(d.chosen)
+        weights.append(d.cost_weight)
         paced.paid("default", d, ests[d.chosen].cost_usd)
     assert set(chosen) == {"strong", "cheap"}
-    # the weight is the overspend so far (in reference costs) times the gain: what it took to
-    # raise it is the run's only excess over the share, and it shrinks as the run grows
+    # the weight starts where `cheap` wins (strong costs 10x the share's worth of 0.3), so
+    # the first request keeps to the budget: the one overspend of a weight started at 1
+    # was what it took to raise it (28 reference costs in this run)
+    assert chosen[0] == "cheap" and weights[0] > 1.0
+    # past the start, the weight is the overspend so far (in reference costs) times the gain
     share, weight = paced.pacer.report()["default"]["cost_share"], paced.pacer.cost_weight("default")
-    assert (share - 0.3) * 400 == pytest.approx(math.log(weight) / 0.1, abs=1.0)
-    assert 0.3 < share < 0.3 + 40 / 400
+    assert (share - 0.3) * 400 == pytest.approx((math.log(weight) - math.log(weights[0])) / 0.1, abs=1.0)
+    assert abs(share - 0.3) * 400 < 2.0
     assert d.reference_usd == 0.01 and ("paced budget" in d.reason) == (d.cost_weight > 1.0)
+
+
+def test_the_weight_starts_at_the_least_that_fits_the_share():
+    pacer = BudgetPacer(0.4)
+    assert pacer.unstarted("qa")
+    assert pacer.start("qa", lambda w: w >= 5.0) == pytest.approx(5.0, rel=0.01)
+    assert pacer.cost_weight("qa") == pytest.approx(5.0, rel=0.01) and pacer.unstarted("qa")
+    pacer.paid("qa", 0.4, 1.0)  # at the share: the weight stays where it started
+    assert not pacer.unstarted("qa") and pacer.cost_weight("qa") == pytest.approx(5.0, rel=0.01)
+    assert pacer.start("code", lambda w: True) == 1.0  # fits without weighing cost up
+    assert pacer.start("math", lambda w: False) == pytest.approx(math.exp(MAX_LOG_WEIGHT))  # nothing fits
 
 
 def test_the_weight_is_saved_with_the_schedulers_state():
@@ -81,8 +96,8 @@ def test_the_weight_is_saved_with_the_schedulers_state():
 QUESTION = "Which is a gas at room temperature?\n(A) iron\n(B) oxygen\n(C) salt"
 
 
-def agreement_engine(share: float) -> Engine:
-    cfg = SLSConfig.from_dict({
+def agreement_engine(share: float, **more) -> Engine:
+    cfg = SLSConfig.from_dict({**more,
         "candidates": [{"name": "c1", "price_in": 0.1, "price_out": 0.1, "quality_prior": 0.8},
                        {"name": "c2", "price_in": 0.1, "price_out": 0.1, "quality_prior": 0.8},
                        {"name": "big", "price_in": 10.0, "price_out": 30.0, "quality_prior": 0.97}],
@@ -113,23 +128,45 @@ def test_a_tight_budget_keeps_the_dear_model_to_its_share():
     answers = {"c1": "A", "c2": "B", "big": "B"}
 
     def run(eng):
-        calls = []
+        calls, weights = [], []
 
         def call(model, request):
             calls.append(model)
             return Answer(text=answers[model], output_tokens=256)
 
         for i in range(60):
-            eng.agree(Request(messages=[{"role": "user", "content": f"{QUESTION}\n#{i}"}], task="qa"), call=call)
-        return calls
+            result = eng.agree(Request(messages=[{"role": "user", "content": f"{QUESTION}\n#{i}"}], task="qa"),
+                               call=call)
+            weights.append(result.decision.cost_weight)
+        return calls, weights
 
     free = agreement_engine(2.0)  # twice what big costs: never binds
-    assert run(free).count("big") > 55 and free.scheduler.pacer.cost_weight("qa") == 1.0
+    assert run(free)[0].count("big") > 55 and free.scheduler.pacer.cost_weight("qa") == 1.0
     tight = agreement_engine(0.05)
-    calls, pacer = run(tight), tight.scheduler.pacer
+    (calls, weights), pacer = run(tight), tight.scheduler.pacer
     share = pacer.report()["qa"]["cost_share"]
     assert calls.count("big") < 10 and share < 0.12
-    assert (share - 0.05) * 60 == pytest.approx(math.log(pacer.cost_weight("qa")) / 0.1, abs=1.0)
+    # the cascade's weight starts where a plan on the prior fits 5% (the scheduler's start,
+    # for one call, would have left the cascade to overspend), then follows the spending
+    assert weights[0] > 1.0 and "big" not in calls[:2]
+    assert (share - 0.05) * 60 == pytest.approx((math.log(pacer.cost_weight("qa")) - math.log(weights[0])) / 0.1,
+                                                abs=1.0)
+
+
+def test_a_cascade_starts_its_own_weight_where_one_call_would_keep_to_the_share():
+    # one call at a time, this user's price ($0.001 a right answer) picks a cheap model,
+    # well inside 5% of big's cost; the cascade, at $0.10, would call two and then big.
+    # Not learning, the router plans on its means: no exploring draw to pick a dear plan
+    eng = agreement_engine(0.05, preferences={"willingness_to_pay_usd": 0.001}, predictor={"learn": False})
+    calls = []
+
+    def call(model, request):
+        calls.append(model)
+        return Answer(text={"c1": "A", "c2": "B", "big": "B"}[model], output_tokens=256)
+
+    result = eng.agree(Request(messages=[{"role": "user", "content": QUESTION}], task="qa"), call=call)
+    assert result.decision.cost_weight > 1.0 and "big" not in calls
+    assert result.cost_usd <= 0.05 * result.decision.reference_usd
 
 
 def test_an_engine_restarted_from_its_saved_state_keeps_the_weight(tmp_path):
