@@ -93,13 +93,19 @@ def comparisons(result: dict[str, Any], method: str = "sls") -> list[dict[str, A
     return out
 
 
+def _overhead(overhead: dict[str, Any]) -> str:
+    """The router overhead clause, timed on the one-call sls row; empty if that row did not run."""
+    if overhead.get("p50") is None:
+        return ""
+    return f"; router overhead p50 {overhead['p50']} us, p99 {overhead['p99']} us"
+
+
 def task_markdown(result: dict[str, Any]) -> str:
     split = (f", scored on the last {1 - result['train_frac']:.0%} of each file after {result['train_queries']} "
              f"train queries" if result.get("train_frac") else "")
     lines = [f"## {result['task']}: {result['queries']} queries{split}",
-             f"feedback={result['feedback']}, {'warm' if result.get('warm') else 'cold start per file'}; "
-             f"router overhead p50 {result.get('overhead_us', {}).get('p50')} us, "
-             f"p99 {result.get('overhead_us', {}).get('p99')} us", ""]
+             f"feedback={result['feedback']}, {'warm' if result.get('warm') else 'cold start per file'}"
+             + _overhead(result.get("overhead_us") or {}), ""]
     table = [[r["method"], r["accuracy"], r["cost_usd"], r["time_s"], r["llm_calls"], r.get("cache_hits", 0)]
              for r in result["rows"]]
     lines += ["### All methods", "", _md_table(["method", "accuracy", "cost $", "time s", "LLM calls", "cache hits"], table), ""]

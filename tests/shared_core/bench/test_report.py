@@ -68,6 +68,13 @@ def test_markdown_has_a_table_per_task_and_per_file():
             "its cost: small 0.5500 at $0.0500.") in md
 
 
+def test_markdown_gives_the_router_overhead_only_where_the_sls_row_timed_it():
+    timed = _result(files=False)
+    untimed = {**timed, "overhead_us": {"p50": None, "p99": None}}
+    assert "router overhead p50 300.0 us, p99 900.0 us" in markdown([timed])
+    assert "router overhead" not in markdown([untimed]) and "None" not in markdown([untimed])
+
+
 def test_markdown_says_when_a_single_model_dominates_sls():
     result = _result(files=False)
     result["rows"].append(_row("single:cheap-good", 0.72, 0.09, 50.0))
