@@ -76,8 +76,9 @@ class BudgetPacer:
                 lo, hi = (lo, mid) if fits(math.exp(mid)) else (mid, hi)
         else:
             hi = 0.0
-        self.log_weight[task] = hi
-        return math.exp(hi)
+        if self.unstarted(task):  # else a request paid meanwhile, in another thread, has moved it on
+            self.log_weight[task] = hi
+        return self.cost_weight(task)
 
     def reference_usd(self, estimates: dict[str, Estimate]) -> float | None:
         """The reference model's predicted cost of this request: the named model's,

@@ -83,6 +83,17 @@ def test_the_weight_starts_at_the_least_that_fits_the_share():
     assert pacer.start("math", lambda w: False) == pytest.approx(math.exp(MAX_LOG_WEIGHT))  # nothing fits
 
 
+def test_a_start_that_a_paid_request_overtook_leaves_the_weight_to_it():
+    pacer = BudgetPacer(0.4)
+
+    def fits(w):  # another thread's request is paid while this one bisects
+        if pacer.unstarted("qa"):
+            pacer.paid("qa", 0.9, 1.0)
+        return w >= 5.0
+
+    assert pacer.start("qa", fits) == pytest.approx(math.exp(0.1 * 0.5))  # the paid step, not the start
+
+
 def test_the_weight_is_saved_with_the_schedulers_state():
     sched = Scheduler(Preferences(), Budget(cost_share=0.2))
     sched.pacer.paid("qa", 1.0, 1.0)
