@@ -380,10 +380,9 @@ def _paced_weight(engine, plan, mean: dict[str, float], cost: dict[str, float], 
     share: the scheduler's start tested one call, and a cascade costs more."""
     pacer, decision = engine.scheduler.pacer, plan.decision
     if pacer is not None and decision.reference_usd and pacer.unstarted(plan.request.task):
-        budget = pacer.share * decision.reference_usd
         with engine._lock:
-            decision.cost_weight = pacer.start(plan.request.task,
-                                               lambda w: best_plan(mean, cost, q, wtp / w, sd).cost_usd <= budget)
+            decision.cost_weight = pacer.start(plan.request.task, decision.reference_usd,
+                                               lambda w: best_plan(mean, cost, q, wtp / w, sd).cost_usd)
     return decision.cost_weight
 
 

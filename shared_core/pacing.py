@@ -63,10 +63,16 @@ class BudgetPacer:
         """No request of `task` paced yet: its weight may still be started."""
         return not self.paced.get(task)
 
-    def start(self, task: str, fits: Callable[[float], bool], steps: int = 12) -> float:
-        """Start `task`'s weight at the least w with `fits(w)` (the plan best on the
-        means at cost weight w costs at most the share), by bisection on log w up to
-        MAX_LOG_WEIGHT; `fits` must hold for every weight above one it holds for."""
+    def start(self, task: str, reference_usd: float, cost_at: Callable[[float], float], steps: int = 12) -> float:
+        """Start `task`'s weight at the least w at which `cost_at(w)` (the predicted
+        cost of the plan best on the means when cost weighs w) is within the share
+        of `reference_usd`, by bisection on log w up to MAX_LOG_WEIGHT; `cost_at`
+        must not rise with w."""
+        budget = self.share * reference_usd
+
+        def fits(w: float) -> bool:
+            return cost_at(w) <= budget
+
         lo, hi = 0.0, 1.0
         if not fits(1.0):
             while hi < MAX_LOG_WEIGHT and not fits(math.exp(hi)):

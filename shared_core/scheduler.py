@@ -98,7 +98,7 @@ class Scheduler:
         pool = {m: estimates[m] for m in eligible}
         reference = self.pacer.reference_usd(estimates) if self.pacer else None
         if self.pacer is not None and reference and pool and self.pacer.unstarted(request.task):
-            self.pacer.start(request.task, lambda w: self._greedy_cost(pool, w) <= self.pacer.share * reference)
+            self.pacer.start(request.task, reference, lambda w: self._greedy_cost(pool, w))
         weight = self.pacer.cost_weight(request.task) if self.pacer else 1.0
         penalties = self.penalties(pool, weight)  # the same for every reading of P(good) below
         utilities = self.utilities(pool, penalties=penalties)

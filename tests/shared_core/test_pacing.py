@@ -74,24 +74,28 @@ def test_the_scheduler_keeps_to_the_share_by_turning_to_the_cheaper_model():
 
 def test_the_weight_starts_at_the_least_that_fits_the_share():
     pacer = BudgetPacer(0.4)
+
+    def cost_at(w):  # a plan's cost falls as cost weighs more: within 0.4 of 1.0 from w = 5
+        return 2.0 / w
+
     assert pacer.unstarted("qa")
-    assert pacer.start("qa", lambda w: w >= 5.0) == pytest.approx(5.0, rel=0.01)
+    assert pacer.start("qa", 1.0, cost_at) == pytest.approx(5.0, rel=0.01)
     assert pacer.cost_weight("qa") == pytest.approx(5.0, rel=0.01) and pacer.unstarted("qa")
     pacer.paid("qa", 0.4, 1.0)  # at the share: the weight stays where it started
     assert not pacer.unstarted("qa") and pacer.cost_weight("qa") == pytest.approx(5.0, rel=0.01)
-    assert pacer.start("code", lambda w: True) == 1.0  # fits without weighing cost up
-    assert pacer.start("math", lambda w: False) == pytest.approx(math.exp(MAX_LOG_WEIGHT))  # nothing fits
+    assert pacer.start("code", 1.0, lambda w: 0.1) == 1.0  # fits without weighing cost up
+    assert pacer.start("math", 1.0, lambda w: 1.0) == pytest.approx(math.exp(MAX_LOG_WEIGHT))  # nothing fits
 
 
 def test_a_start_that_a_paid_request_overtook_leaves_the_weight_to_it():
     pacer = BudgetPacer(0.4)
 
-    def fits(w):  # another thread's request is paid while this one bisects
+    def cost_at(w):  # another thread's request is paid while this one bisects
         if pacer.unstarted("qa"):
             pacer.paid("qa", 0.9, 1.0)
-        return w >= 5.0
+        return 2.0 / w
 
-    assert pacer.start("qa", fits) == pytest.approx(math.exp(0.1 * 0.5))  # the paid step, not the start
+    assert pacer.start("qa", 1.0, cost_at) == pytest.approx(math.exp(0.1 * 0.5))  # the paid step, not the start
 
 
 def test_the_weight_is_saved_with_the_schedulers_state():
