@@ -47,6 +47,8 @@ from .errors import ConfigError
 from .exploration import belief_weight, draws_sd, worth_exploring
 from .request import Request
 
+Shares = dict[str, dict[str, float]]  # model -> option -> its share when it guesses (answer_shares.py)
+
 
 class Normalizer(ABC):
     """Reduces an answer to the form two answers are compared in; None: no answer."""
@@ -60,6 +62,11 @@ class Normalizer(ABC):
     def coincidence(self, request: Request) -> float:
         """The chance two wrong answers are the same one."""
         return 0.1
+
+    def options(self, request: Request) -> tuple[str, ...]:
+        """The answers the request allows, where they are few and known (the
+        letters of a choice); () where any answer may come."""
+        return ()
 
 
 class ChoiceNormalizer(Normalizer):
@@ -75,8 +82,11 @@ class ChoiceNormalizer(Normalizer):
         return m.group(1).upper() if m else None
 
     def coincidence(self, request: Request) -> float:
-        options = set(self._OPTION.findall(request.query))
+        options = self.options(request)
         return 1.0 / (len(options) - 1) if len(options) > 1 else 0.5
+
+    def options(self, request: Request) -> tuple[str, ...]:
+        return tuple(sorted(set(self._OPTION.findall(request.query))))
 
 
 class NumberNormalizer(Normalizer):
@@ -300,16 +310,18 @@ def run_plan(plan: AgreementPlan, call: Callable[[str], Answer], normalize: Norm
 
 
 def truth_posterior(keys: dict[str, str | None], p: dict[str, float], q: float,
-                    difficulty_sd: float = 0.0) -> dict[str, float]:
+                    difficulty_sd: float = 0.0, shares: Shares | None = None) -> dict[str, float]:
     """P(the right answer is k) for each answer k given: model m is right with
     probability p_m (at the question's difficulty, see `Difficulty`), and a wrong
-    answer lands on any one wrong option with probability q (1/q + 1 options)."""
+    answer lands on any one wrong option with probability q (1/q + 1 options), or,
+    with `shares`, a model that guesses picks each option with its share
+    (answer_shares.py)."""
     given, unseen = _options(keys, q)
     if not given:
         return {}
     d = Difficulty({m: p[m] for m in keys}, difficulty_sd)
-    like = {truth: float(d.mean(_likelihood(keys, d, q, truth))) for truth in given}
-    other = unseen * float(d.mean(_likelihood(keys, d, q, None)))
+    like = {truth: float(d.mean(_likelihood(keys, d, q, truth, shares))) for truth in given}
+    other = unseen * float(d.mean(_likelihood(keys, d, q, None, shares)))
     total = sum(like.values()) + other
     return {k: v / total for k, v in like.items()}
 
@@ -320,18 +332,28 @@ def _options(keys: dict[str, str | None], q: float) -> tuple[set[str], float]:
     return given, max(0.0, 1.0 / max(q, 1e-9) + 1.0 - len(given))
 
 
-def _likelihood(keys: dict[str, str | None], d: Difficulty, q: float, truth: str | None) -> np.ndarray:
+def _likelihood(keys: dict[str, str | None], d: Difficulty, q: float, truth: str | None,
+                shares: Shares | None = None) -> np.ndarray:
     """P(these answers | the right one is `truth`) at each difficulty node (None:
-    an option nobody gave)."""
+    an option nobody gave). A model with a share of its answer guesses with it:
+    it knows with r = (right - 1/n) / (1 - 1/n), else picks k with share s(k),
+    which is the symmetric term where every share is 1/n. Where it is below chance
+    (a hard node), r is 0: it guesses, as item-response theory's guessing floor has it."""
     out = np.ones_like(d.weights)
+    n = 1.0 / max(q, 1e-9) + 1.0
     for m, k in keys.items():
         right = d.of(m)
-        out = out * (right if k is not None and k == truth else (1.0 - right) * (q if k is not None else 1.0))
+        share = shares.get(m, {}).get(k) if shares and k is not None else None
+        if share is not None:
+            knows = np.clip((right - 1.0 / n) / (1.0 - 1.0 / n), 0.0, 1.0)
+            out = out * (knows * (k == truth) + (1.0 - knows) * share)
+        else:
+            out = out * (right if k is not None and k == truth else (1.0 - right) * (q if k is not None else 1.0))
     return out
 
 
 def question_difficulty(keys: dict[str, str | None], p: dict[str, float], q: float,
-                        difficulty_sd: float) -> tuple[float, float]:
+                        difficulty_sd: float, shares: Shares | None = None) -> tuple[float, float]:
     """What the answers say of the question's difficulty, as the offset and noise sd
     of a model's latent score (QualityModel.observe): under the model of `Difficulty`,
     m is right at difficulty d with Phi(s z - d), s = sqrt(1 + sd^2), that is
@@ -342,7 +364,7 @@ def question_difficulty(keys: dict[str, str | None], p: dict[str, float], q: flo
         return 0.0, 1.0
     d = Difficulty({m: p[m] for m in keys}, difficulty_sd)
     given, unseen = _options(keys, q)
-    like = sum(_likelihood(keys, d, q, t) for t in given) + unseen * _likelihood(keys, d, q, None)
+    like = sum(_likelihood(keys, d, q, t, shares) for t in given) + unseen * _likelihood(keys, d, q, None, shares)
     post = like * d.weights
     post /= post.sum()
     mean = float(post @ d.nodes)
@@ -351,21 +373,23 @@ def question_difficulty(keys: dict[str, str | None], p: dict[str, float], q: flo
     return mean / s, float(np.sqrt(1.0 + var)) / s
 
 
-def pseudo_labels(outcome: Outcome, p: dict[str, float], q: float, difficulty_sd: float = 0.0) -> dict[str, float]:
+def pseudo_labels(outcome: Outcome, p: dict[str, float], q: float, difficulty_sd: float = 0.0,
+                  shares: Shares | None = None) -> dict[str, float]:
     """What the calls say of each model without a label: the posterior that its
     answer is the right one (0 for no answer). A model whose usable answer is the
     only one is left out: its posterior is its own prior, and crediting it would
     shrink what is believed of the model with no evidence."""
-    post = truth_posterior(outcome.keys, p, q, difficulty_sd)
+    post = truth_posterior(outcome.keys, p, q, difficulty_sd, shares)
     lone = sum(k is not None for k in outcome.keys.values()) < 2
     return {m: post.get(k, 0.0) if k is not None else 0.0 for m, k in outcome.keys.items()
             if k is None or not lone}
 
 
-def most_likely(outcome: Outcome, p: dict[str, float], q: float, difficulty_sd: float = 0.0) -> str:
+def most_likely(outcome: Outcome, p: dict[str, float], q: float, difficulty_sd: float = 0.0,
+                shares: Shares | None = None) -> str:
     """The model to serve: one whose answer is most probably right (the referee's
     on a tie, as the stronger model), else what the plan's calls gave."""
-    post = truth_posterior({m: outcome.keys[m] for m in outcome.answers}, p, q, difficulty_sd)
+    post = truth_posterior({m: outcome.keys[m] for m in outcome.answers}, p, q, difficulty_sd, shares)
     if not post:
         return outcome.served
     best = max(post.values())
@@ -418,13 +442,16 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
 
     outcome = run_plan(chosen, one, normalize)
     p_mean = {m: mean[m] for m in chosen.models}
-    outcome.served = most_likely(outcome, p_mean, q, sd)
+    with engine._lock:  # what each model's guesses look like, before this request's answers
+        shares = engine.answer_shares.shares(request.task, list(chosen.models), normalize.options(request))
+        engine.answer_shares.add(request.task, outcome.keys)
+    outcome.served = most_likely(outcome, p_mean, q, sd, shares)
     others = {m: a for m, a in outcome.answers.items() if m != outcome.served}
     with engine._lock:
         for m, answer in others.items():
             engine.predictor.observe_usage(request.task, m, answer.output_tokens, answer.latency_s)
-        hard = question_difficulty(outcome.keys, p_mean, q, sd)
-        credited = pseudo_labels(outcome, p_mean, q, sd)
+        hard = question_difficulty(outcome.keys, p_mean, q, sd, shares)
+        credited = pseudo_labels(outcome, p_mean, q, sd, shares)
         for m, reward in credited.items():
             engine.predictor.observe(request.task, plan.vector, m, reward, hard)
     verdict = "agreed" if outcome.agreed else "disagreed"

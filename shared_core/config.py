@@ -335,6 +335,9 @@ class AgreementConfig:
     # how much questions differ in difficulty, in probit units: what makes models err
     # together (agreement.py); 0: models err independently
     difficulty_sd: float = 1.0
+    # how far a model's share of one option, when it guesses, may stand from 1/n a
+    # priori (answer_shares.py: models favour some letters); 0: every share is 1/n
+    guess_share_sd: float = 0.1
 
     def validate(self, path: str) -> None:
         from .agreement import NORMALIZERS
@@ -346,6 +349,8 @@ class AgreementConfig:
         if self.coincidence is not None and not 0.0 <= self.coincidence <= 1.0:
             raise ConfigError(f"{path}.coincidence", f"{self.coincidence!r} must be in [0, 1]")
         _non_negative(self.difficulty_sd, f"{path}.difficulty_sd")
+        if not 0.0 <= self.guess_share_sd < 0.5:
+            raise ConfigError(f"{path}.guess_share_sd", f"{self.guess_share_sd!r} must be in [0, 0.5)")
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from .answer_shares import AnswerShares
 from .cache import CacheHit, CacheManager, make_reuser
 from .candidates import Answer, Candidate
 from .config import CandidateConfig, SLSConfig
@@ -192,6 +193,7 @@ class Engine:
         self.usage = Usage()  # calls, spend and hits, for stats()
         self._scored: set[str] = set()  # requests that had explicit feedback
         self.health = Health(config.fallback.cooldown_s)
+        self.answer_shares = AnswerShares(config.agreement.guess_share_sd)  # what the agreement verifier learns
         self.retry = retry or RetryPolicy()
         self.secrets: set[str] = set()  # adapters add their providers' keys; scrubbed from every error
         self._lock = threading.RLock()
@@ -202,6 +204,7 @@ class Engine:
             self.usage.load(saved.get("usage"))
             self._scored.update(saved.get("scored", []))
             self.scheduler.restore(saved.get("scheduler"))
+            self.answer_shares.restore(saved.get("answer_shares"))
         elif config.predictor.warm_start:
             self.predictor.warm_start(config.predictor.warm_start, self.encoder.encode_one)
         self.shared = open_shared(config)  # many workers: budget, limits, cooldowns, learning, cache
@@ -584,7 +587,7 @@ class Engine:
             self.updater.save({"spent_usd": self.spent_usd, "usage": self.usage.to_dict(),
                                "thresholds": engine_state(self)["thresholds"],
                                "scored": [r for r in self._scored if r in self.updater.pending],
-                               "scheduler": self.scheduler.state()})
+                               "scheduler": self.scheduler.state(), "answer_shares": self.answer_shares.state()})
 
     def close(self) -> None:
         """Save the state and release the store; a second call does nothing."""

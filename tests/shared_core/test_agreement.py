@@ -282,3 +282,56 @@ def test_a_label_of_a_cascade_answer_does_not_count_its_model_twice_but_teaches_
     assert alone.feedback(result.request_id, 1.0)
     low, high = quality.interval(result.model)
     assert high - low < before[1] - before[0]  # the label is what it learns from
+
+
+def test_a_model_that_always_gives_the_same_letter_is_not_evidence():
+    p = {"always_a": 0.75, "b": 0.75, "c": 0.75}
+    keys = {"always_a": "A", "b": "B", "c": "A"}
+    plain = truth_posterior(keys, p, q=1.0)
+    biased = {"always_a": {"A": 1.0, "B": 0.0}, "b": {"A": 0.5, "B": 0.5}, "c": {"A": 0.5, "B": 0.5}}
+    assert plain["A"] == pytest.approx(0.75)  # two votes to one
+    # right 0.75 of the time, it knows half the time (r = 0.5); its guesses are all A, so
+    # its A is twice as likely where A is right, not three times
+    assert truth_posterior(keys, p, q=1.0, shares=biased)["A"] == pytest.approx(2 / 3)
+    at_chance = {**p, "always_a": 0.5}  # what it is learned to be: its A says nothing
+    assert truth_posterior(keys, at_chance, q=1.0, shares=biased)["A"] == pytest.approx(0.5)
+    # every share at 1/n is the symmetric model
+    even = {m: {"A": 0.5, "B": 0.5} for m in p}
+    assert truth_posterior(keys, p, q=1.0, shares=even)["A"] == pytest.approx(plain["A"], abs=1e-9)
+    out = Outcome(AgreementPlan("always_a", "b", "c"), {m: Answer(text=k) for m, k in keys.items()}, keys, "c")
+    assert pseudo_labels(out, p, 1.0, shares=biased)["always_a"] < pseudo_labels(out, p, 1.0)["always_a"]
+
+
+def test_two_models_leaning_to_the_same_letter_prove_less_when_they_agree_on_it():
+    p = {"a": 0.7, "b": 0.7}
+    lean = {"a": {"A": 0.8, "B": 0.2}, "b": {"A": 0.8, "B": 0.2}}
+    assert truth_posterior({"a": "A", "b": "A"}, p, 1.0, shares=lean)["A"] < truth_posterior(
+        {"a": "A", "b": "A"}, p, 1.0)["A"]
+    # and more when they agree on the letter they seldom give
+    assert truth_posterior({"a": "B", "b": "B"}, p, 1.0, shares=lean)["B"] > truth_posterior(
+        {"a": "B", "b": "B"}, p, 1.0)["B"]
+
+
+def test_engine_agree_learns_each_models_letters_and_keeps_them_across_a_restart(tmp_path):
+    cfg = SLSConfig.from_dict({
+        "candidates": [{"name": "c1", "price_in": 0.1, "price_out": 0.1, "quality_prior": 0.8},
+                       {"name": "c2", "price_in": 0.1, "price_out": 0.1, "quality_prior": 0.8},
+                       {"name": "big", "price_in": 10.0, "price_out": 30.0, "quality_prior": 0.97}],
+        "agreement": {"willingness_to_pay_usd": 0.1}, "cache": {"enabled": False},
+        "state": {"path": str(tmp_path / "state"), "autosave_every": 0}})
+    eng = Engine(cfg)
+    request = Request(messages=[{"role": "user", "content": QUESTION}], task="qa")
+    result = eng.agree(request, call=lambda m, r: Answer(text={"c1": "A", "c2": "B", "big": "B"}[m],
+                                                         input_tokens=100, output_tokens=1))
+    counted = eng.answer_shares.shares("qa", ["c1", "big"], ("A", "B", "C", "D"))
+    assert counted["c1"]["A"] > 0.25 and counted["big"]["B"] > 0.25 and result.calls == 3
+    eng.close()
+    again = Engine(cfg)
+    assert again.answer_shares.shares("qa", ["c1", "big"], ("A", "B", "C", "D")) == counted
+    again.close()
+
+
+def test_guess_share_sd_is_checked():
+    with pytest.raises(ConfigError, match="guess_share_sd"):
+        SLSConfig.from_dict({"candidates": [{"name": "m", "price_in": 1.0, "price_out": 1.0}],
+                             "agreement": {"guess_share_sd": 0.7}})
