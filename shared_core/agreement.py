@@ -319,7 +319,7 @@ def truth_posterior(keys: dict[str, str | None], p: dict[str, float], q: float,
     given, unseen = _options(keys, q)
     if not given:
         return {}
-    d = Difficulty({m: p[m] for m in keys}, difficulty_sd)
+    d = _difficulty(keys, p, q, difficulty_sd, shares)
     like = {truth: float(d.mean(_likelihood(keys, d, q, truth, shares))) for truth in given}
     other = unseen * float(d.mean(_likelihood(keys, d, q, None, shares)))
     total = sum(like.values()) + other
@@ -332,22 +332,36 @@ def _options(keys: dict[str, str | None], q: float) -> tuple[set[str], float]:
     return given, max(0.0, 1.0 / max(q, 1e-9) + 1.0 - len(given))
 
 
+def _difficulty(keys: dict[str, str | None], p: dict[str, float], q: float, sd: float,
+                shares: Shares | None) -> Difficulty:
+    """Each model's P(right) at each difficulty node; with `shares`, its P(knows)
+    instead: right with p = r + (1 - r) / n on average, it knows with r on average,
+    and a question's difficulty lowers what it knows (item-response theory's
+    three-parameter model, its guessing floor each model's own shares)."""
+    if not shares:
+        return Difficulty({m: p[m] for m in keys}, sd)
+    n = 1.0 / max(q, 1e-9) + 1.0
+    return Difficulty({m: min(max((p[m] - 1.0 / n) / (1.0 - 1.0 / n), 1e-3), 1.0 - 1e-6) for m in keys}, sd)
+
+
 def _likelihood(keys: dict[str, str | None], d: Difficulty, q: float, truth: str | None,
                 shares: Shares | None = None) -> np.ndarray:
     """P(these answers | the right one is `truth`) at each difficulty node (None:
-    an option nobody gave). A model with a share of its answer guesses with it:
-    it knows with r = (right - 1/n) / (1 - 1/n), else picks k with share s(k),
-    which is the symmetric term where every share is 1/n. Where it is below chance
-    (a hard node), r is 0: it guesses, as item-response theory's guessing floor has it."""
+    an option nobody gave). With `shares` (d then holds P(knows), `_difficulty`), a
+    model that does not know picks k with its share s(k), 1/n where it has none:
+    every share 1/n is the symmetric model, right with r + (1 - r) / n."""
     out = np.ones_like(d.weights)
     n = 1.0 / max(q, 1e-9) + 1.0
     for m, k in keys.items():
-        right = d.of(m)
-        share = shares.get(m, {}).get(k) if shares and k is not None else None
-        if share is not None:
-            knows = np.clip((right - 1.0 / n) / (1.0 - 1.0 / n), 0.0, 1.0)
+        if shares:
+            knows = d.of(m)
+            if k is None:  # no usable answer: it did not know
+                out = out * (1.0 - knows)
+                continue
+            share = shares.get(m, {}).get(k, 1.0 / n)
             out = out * (knows * (k == truth) + (1.0 - knows) * share)
         else:
+            right = d.of(m)
             out = out * (right if k is not None and k == truth else (1.0 - right) * (q if k is not None else 1.0))
     return out
 
@@ -362,7 +376,7 @@ def question_difficulty(keys: dict[str, str | None], p: dict[str, float], q: flo
     of d (var = sd^2) leave the plain update, offset 0 and noise sd 1."""
     if difficulty_sd <= 0 or not any(k is not None for k in keys.values()):
         return 0.0, 1.0
-    d = Difficulty({m: p[m] for m in keys}, difficulty_sd)
+    d = _difficulty(keys, p, q, difficulty_sd, shares)
     given, unseen = _options(keys, q)
     like = sum(_likelihood(keys, d, q, t, shares) for t in given) + unseen * _likelihood(keys, d, q, None, shares)
     post = like * d.weights

@@ -7,16 +7,19 @@ question and another B to 98% of them. Two models that both lean to A agree on A
 more often than their accuracy says, and an always-A model's A says nothing of the
 question: the agreement verifier must not count either as evidence.
 
-So a model m that is right with probability p at a question's difficulty is taken
-to know the answer with probability r = (p - 1/n) / (1 - 1/n) and otherwise to guess
-option k with its share s_m(k) (Dawid and Skene's model, the guess biased):
+So a model m right with probability p on average is taken to know the answer with
+probability r = (p - 1/n) / (1 - 1/n) on average, less on a harder question, and
+otherwise to guess option k with its share s_m(k) (item-response theory's
+three-parameter model, its guessing floor the model's own; Dawid and Skene's model
+where questions do not differ):
 
     P(m answers k | the right one is t) = r [k = t] + (1 - r) s_m(k)
 
-With every share 1/n this is the symmetric model agreement.py used before (right
-with p, each wrong option with (1 - p) / (n - 1)). The shares are learned without
-labels from the answers the models give: a Dirichlet posterior mean whose prior is
-centred on 1/n, `prior_sd` the spread of a share a priori (0: every share stays 1/n).
+With every share 1/n and no difference in difficulty this is the symmetric model
+(right with p, each wrong option with (1 - p) / (n - 1)). The shares are learned
+without labels from the answers the models give: a Dirichlet posterior mean whose
+prior is centred on 1/n, `prior_sd` the spread of a share a priori (0: no shares,
+the symmetric model of agreement.py).
 """
 
 from __future__ import annotations

@@ -294,10 +294,10 @@ def test_a_model_that_always_gives_the_same_letter_is_not_evidence():
     # its A is twice as likely where A is right, not three times
     assert truth_posterior(keys, p, q=1.0, shares=biased)["A"] == pytest.approx(2 / 3)
     at_chance = {**p, "always_a": 0.5}  # what it is learned to be: its A says nothing
-    assert truth_posterior(keys, at_chance, q=1.0, shares=biased)["A"] == pytest.approx(0.5)
-    # every share at 1/n is the symmetric model
+    assert truth_posterior(keys, at_chance, q=1.0, shares=biased)["A"] == pytest.approx(0.5, abs=1e-3)
+    # every share at 1/n is the symmetric model, where questions do not differ in difficulty
     even = {m: {"A": 0.5, "B": 0.5} for m in p}
-    assert truth_posterior(keys, p, q=1.0, shares=even)["A"] == pytest.approx(plain["A"], abs=1e-9)
+    assert truth_posterior(keys, p, q=1.0, shares=even)["A"] == pytest.approx(plain["A"], abs=1e-6)
     out = Outcome(AgreementPlan("always_a", "b", "c"), {m: Answer(text=k) for m, k in keys.items()}, keys, "c")
     assert pseudo_labels(out, p, 1.0, shares=biased)["always_a"] < pseudo_labels(out, p, 1.0)["always_a"]
 
