@@ -19,7 +19,9 @@ With every share 1/n and no difference in difficulty this is the symmetric model
 (right with p, each wrong option with (1 - p) / (n - 1)). The shares are learned
 without labels from the answers the models give: a Dirichlet posterior mean whose
 prior is centred on 1/n, `prior_sd` the spread of a share a priori (0: no shares,
-the symmetric model of agreement.py).
+the symmetric model of agreement.py). The counts are kept per engine and saved with
+its state; the workers of a shared deployment (shared_state/) each count their own,
+which settle within a few dozen answers.
 """
 
 from __future__ import annotations
