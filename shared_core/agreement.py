@@ -456,12 +456,11 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
 
     outcome = run_plan(chosen, one, normalize)
     p_mean = {m: mean[m] for m in chosen.models}
-    with engine._lock:  # what each model's guesses look like, before this request's answers
+    with engine._lock:  # each model's guesses as they looked before this request's answers
         shares = engine.answer_shares.shares(request.task, list(chosen.models), normalize.options(request))
         engine.answer_shares.add(request.task, outcome.keys)
-    outcome.served = most_likely(outcome, p_mean, q, sd, shares)
-    others = {m: a for m, a in outcome.answers.items() if m != outcome.served}
-    with engine._lock:
+        outcome.served = most_likely(outcome, p_mean, q, sd, shares)
+        others = {m: a for m, a in outcome.answers.items() if m != outcome.served}
         for m, answer in others.items():
             engine.predictor.observe_usage(request.task, m, answer.output_tokens, answer.latency_s)
         hard = question_difficulty(outcome.keys, p_mean, q, sd, shares)
