@@ -336,7 +336,7 @@ class AgreementConfig:
     # together (agreement.py); 0: models err independently
     difficulty_sd: float = 1.0
     # how far a model's share of one option, when it guesses, may stand from 1/n a
-    # priori (answer_shares.py: models favour some letters); 0: every share is 1/n
+    # priori (answer_shares.py: models favour some letters); 0: no shares, the symmetric model
     guess_share_sd: float = 0.1
 
     def validate(self, path: str) -> None:

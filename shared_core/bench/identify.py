@@ -32,16 +32,17 @@ def identify(group: ReplayGroup, models: list[str], guess_share_sd: float, diffi
     """Every model's accuracy as the EM finds it from the answers alone (all start at `start`)."""
     norm = ChoiceNormalizer()
     keys = [{m: norm(group.answers[m][i] or "") for m in models} for i in range(len(group))]
-    requests = [Request(messages=[{"role": "user", "content": q}]) for q in group.queries]
     shares = AnswerShares(guess_share_sd)
     for k in keys:
         shares.add(group.name, k)
+    requests = [Request(messages=[{"role": "user", "content": q}]) for q in group.queries]
+    # what each question allows and each model's shares do not change between rounds
+    asked = [(norm.coincidence(r), shares.shares(group.name, models, norm.options(r))) for r in requests]
     p = {m: start for m in models}
     for _ in range(iters):
         credit = dict.fromkeys(models, 0.0)
-        for k, request in zip(keys, requests):
-            post = truth_posterior(k, p, norm.coincidence(request), difficulty_sd,
-                                   shares.shares(group.name, models, norm.options(request)))
+        for k, (q, guess) in zip(keys, asked):
+            post = truth_posterior(k, p, q, difficulty_sd, guess)
             for m, key in k.items():
                 credit[m] += post.get(key, 0.0) if key is not None else 0.0
         p = {m: float(np.clip(credit[m] / len(keys), 0.01, 0.99)) for m in models}
