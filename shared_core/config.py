@@ -143,14 +143,15 @@ class Preferences:
 @dataclass
 class Budget:
     """Hard limits (a per-request cap, a run total) and a paced one: `cost_share`
-    of what `reference_model` (None: the dearest candidate) would cost, on
-    average per task (shared_core/pacing.py)."""
+    of what `reference_model` (None: the dearest candidate) would cost, over all
+    requests (`scope: all`) or over each task's (`scope: task`) (shared_core/pacing.py)."""
 
     max_cost_per_request_usd: float | None = None
     run_budget_usd: float | None = None
     cost_share: float | None = None
     reference_model: str | None = None
     pacing_gain: float = 0.1
+    scope: str = "all"
 
     def validate(self, path: str) -> None:
         for name in ("max_cost_per_request_usd", "run_budget_usd", "cost_share", "pacing_gain"):
@@ -158,6 +159,8 @@ class Budget:
                 _positive(getattr(self, name), f"{path}.{name}")
         if self.reference_model is not None and self.cost_share is None:
             raise ConfigError(f"{path}.reference_model", "is only read with budget.cost_share: set both")
+        if self.scope not in ("all", "task"):
+            raise ConfigError(f"{path}.scope", f"'{self.scope}' is not one of all, task")
 
 
 @dataclass

@@ -8,12 +8,16 @@ one: the cost term of every utility (scheduler.py, and the agreement cascade's
 willingness to pay) is multiplied by a weight w >= 1, the Lagrange multiplier
 of the budget, found online by multiplicative dual ascent:
 
-    log w <- max(0, log w + gain * (cost / reference cost - share))   per request
+    log w <- max(0, log w + gain * (cost - share * reference cost) / mean reference cost)
 
-Spending above the share raises the weight until cheaper plans win; spending
-below it lets the weight fall back to 1, where the user's own preferences
-decide. gain 0.1: a run of requests that each overspend by one reference cost
-doubles the weight in seven requests, and a run at the share leaves it alone.
+per request, the reference's mean cost over the requests paced so far. That is
+the gradient of the Lagrangian of the constraint as the user states it, total
+cost <= share x total reference cost, so a request is weighed by what it costs,
+not counted as one ratio among equals. Spending above the share raises the
+weight until cheaper plans win; spending below it lets the weight fall back to
+1, where the user's own preferences decide. gain 0.1: a run of requests that
+each overspend by one mean reference cost doubles the weight in seven requests,
+and a run at the share leaves it alone.
 
 The ascent starts where the prior says the budget binds, not at 1: before a
 task's first paced request, the least weight at which the plan best on the
@@ -21,9 +25,12 @@ posterior means fits the share (`start`). From 1, the first requests overspend
 until the weight has climbed (on the Winogrande replay at share 0.4, 0.74 of the
 reference over the first 50), and the rest of the run pays that back.
 
-Each task is paced on its own (a task's reference cost is its own), and each
-process paces its own traffic: when every worker keeps its average within the
-share, so does their sum, with no shared counter. The weight is saved with the
+One budget covers all of a process's traffic (`budget.scope: all`, the
+default): the constraint is on the sum, so it has one multiplier, and a task
+whose answers come cheap leaves room for one whose answers do not. With
+`scope: task` each task keeps to the share on its own. Each process paces its
+own traffic: when every worker keeps its total within the share, so does their
+sum, with no shared counter. The weight is saved with the
 scheduler's state, so a restart does not forget an overspend.
 """
 
@@ -38,30 +45,41 @@ from .predictor import Estimate
 
 
 MAX_LOG_WEIGHT = 16.0  # a start weight of at most e^16: past that no plan is cheap enough
+ALL = "all"  # the key of the one budget over all tasks (scope all)
+SCOPES = ("all", "task")
 
 
 class BudgetPacer:
-    def __init__(self, share: float, reference_model: str | None = None, gain: float = 0.1):
+    def __init__(self, share: float, reference_model: str | None = None, gain: float = 0.1, scope: str = "all"):
+        if scope not in SCOPES:
+            raise ValueError(f"budget scope '{scope}' is not one of {', '.join(SCOPES)}")
         self.share = share
         self.reference_model = reference_model
         self.gain = gain
-        self.log_weight: dict[str, float] = {}  # per task
-        self.paced: dict[str, int] = {}  # requests paced per task
-        self.spent_share: dict[str, float] = {}  # sum of cost / reference cost per task
+        self.scope = scope
+        # per budget: the task's name with scope 'task', else the one key ALL
+        self.log_weight: dict[str, float] = {}
+        self.paced: dict[str, int] = {}  # requests paced
+        self.spent_usd: dict[str, float] = {}  # what they cost
+        self.reference_spent_usd: dict[str, float] = {}  # what the reference would have cost
 
     @classmethod
     def from_budget(cls, budget: Budget) -> "BudgetPacer | None":
         if budget.cost_share is None:
             return None
-        return cls(budget.cost_share, budget.reference_model, budget.pacing_gain)
+        return cls(budget.cost_share, budget.reference_model, budget.pacing_gain, budget.scope)
+
+    def key(self, task: str) -> str:
+        """The budget `task`'s requests are paced in."""
+        return task if self.scope == "task" else ALL
 
     def cost_weight(self, task: str) -> float:
         """What the cost term of a utility is multiplied by for `task` now (>= 1)."""
-        return math.exp(self.log_weight.get(task, 0.0))
+        return math.exp(self.log_weight.get(self.key(task), 0.0))
 
     def unstarted(self, task: str) -> bool:
-        """No request of `task` paced yet: its weight may still be started."""
-        return not self.paced.get(task)
+        """No request of `task`'s budget paced yet: its weight may still be started."""
+        return not self.paced.get(self.key(task))
 
     def start(self, task: str, reference_usd: float, cost_at: Callable[[float], float], steps: int = 12) -> float:
         """Start `task`'s weight at the least w at which `cost_at(w)` (the predicted
@@ -83,7 +101,7 @@ class BudgetPacer:
         else:
             hi = 0.0
         if self.unstarted(task):  # else a request paid meanwhile, in another thread, has moved it on
-            self.log_weight[task] = hi
+            self.log_weight[self.key(task)] = hi
         return self.cost_weight(task)
 
     def reference_usd(self, estimates: dict[str, Estimate]) -> float | None:
@@ -99,21 +117,31 @@ class BudgetPacer:
         cost `reference_usd` (a free reference, or none known: nothing to pace by)."""
         if not reference_usd or reference_usd <= 0:
             return
-        ratio = cost_usd / reference_usd
-        self.log_weight[task] = max(0.0, self.log_weight.get(task, 0.0) + self.gain * (ratio - self.share))
-        self.paced[task] = self.paced.get(task, 0) + 1
-        self.spent_share[task] = self.spent_share.get(task, 0.0) + ratio
+        k = self.key(task)
+        self.paced[k] = self.paced.get(k, 0) + 1
+        self.spent_usd[k] = self.spent_usd.get(k, 0.0) + cost_usd
+        self.reference_spent_usd[k] = self.reference_spent_usd.get(k, 0.0) + reference_usd
+        mean_reference = self.reference_spent_usd[k] / self.paced[k]
+        step = self.gain * (cost_usd - self.share * reference_usd) / mean_reference
+        self.log_weight[k] = max(0.0, self.log_weight.get(k, 0.0) + step)
 
     def report(self) -> dict[str, dict[str, float]]:
-        """Per task: requests paced, their mean cost as a share of the reference's, the weight now."""
-        return {t: {"requests": n, "cost_share": self.spent_share[t] / n, "cost_weight": self.cost_weight(t)}
-                for t, n in self.paced.items()}
+        """Per budget (ALL, or each task): requests paced, what they cost as a share of
+        what the reference would have, the weight now."""
+        return {k: {"requests": n, "cost_share": self.spent_usd[k] / self.reference_spent_usd[k],
+                    "cost_weight": math.exp(self.log_weight.get(k, 0.0))}
+                for k, n in self.paced.items()}
 
     def state(self) -> dict[str, Any]:
-        return {"log_weight": dict(self.log_weight), "paced": dict(self.paced), "spent_share": dict(self.spent_share)}
+        return {"scope": self.scope, "log_weight": dict(self.log_weight), "paced": dict(self.paced),
+                "spent_usd": dict(self.spent_usd), "reference_spent_usd": dict(self.reference_spent_usd)}
 
     def restore(self, saved: dict[str, Any] | None) -> None:
-        if saved:
-            self.log_weight = {str(k): float(v) for k, v in saved.get("log_weight", {}).items()}
-            self.paced = {str(k): int(v) for k, v in saved.get("paced", {}).items()}
-            self.spent_share = {str(k): float(v) for k, v in saved.get("spent_share", {}).items()}
+        """The saved weights, where they were kept in this scope (a budget whose scope
+        changed starts again, as it is a different budget)."""
+        if not saved or saved.get("scope", "task") != self.scope or "reference_spent_usd" not in saved:
+            return
+        self.log_weight = {str(k): float(v) for k, v in saved.get("log_weight", {}).items()}
+        self.paced = {str(k): int(v) for k, v in saved.get("paced", {}).items()}
+        self.spent_usd = {str(k): float(v) for k, v in saved.get("spent_usd", {}).items()}
+        self.reference_spent_usd = {str(k): float(v) for k, v in saved["reference_spent_usd"].items()}

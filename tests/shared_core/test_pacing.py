@@ -18,7 +18,7 @@ def est(name, p, cost):
 
 
 def test_the_weight_rises_while_spending_runs_above_the_share_and_falls_back_to_one():
-    pacer = BudgetPacer(0.4, gain=0.1)
+    pacer = BudgetPacer(0.4, gain=0.1, scope="task")
     assert pacer.cost_weight("qa") == 1.0
     pacer.paid("qa", 1.0, 1.0)  # the reference's whole cost: 0.6 of it over the share
     assert pacer.cost_weight("qa") == pytest.approx(math.exp(0.06))
@@ -31,6 +31,46 @@ def test_the_weight_rises_while_spending_runs_above_the_share_and_falls_back_to_
     assert pacer.cost_weight("qa") == 1.0  # never below the user's own preferences
     report = pacer.report()["qa"]
     assert report["requests"] == 107 and report["cost_share"] == pytest.approx(7 / 107)
+
+
+def test_one_budget_covers_every_task_so_a_cheap_task_leaves_room_for_a_dear_one():
+    pacer = BudgetPacer(0.4, gain=0.1)  # scope all, the default
+    for _ in range(10):
+        pacer.paid("wino", 0.7, 1.0)  # 0.3 of a reference cost over the share each
+    assert pacer.cost_weight("wino") == pacer.cost_weight("arc") == pytest.approx(math.exp(0.3))
+    for _ in range(10):
+        pacer.paid("arc", 0.1, 1.0)  # as far under: the sum is at the share
+    assert pacer.cost_weight("arc") == pacer.cost_weight("wino") == pytest.approx(1.0)
+    assert pacer.report() == {"all": {"requests": 20, "cost_share": pytest.approx(0.4),
+                                      "cost_weight": pytest.approx(1.0)}}
+    assert not pacer.unstarted("a task never seen")  # the budget has started
+    per_task = BudgetPacer(0.4, gain=0.1, scope="task")
+    for task, cost in [("wino", 0.7)] * 10 + [("arc", 0.1)] * 10:
+        per_task.paid(task, cost, 1.0)
+    assert per_task.cost_weight("wino") == pytest.approx(math.exp(0.3))  # arc's room is not wino's
+
+
+def test_a_request_weighs_by_what_it_costs_not_as_one_ratio_among_equals():
+    # the user's constraint is on sums: 1 + 0 spent of 10 + 1 that the reference would
+    # cost is 0.09 of it, under 0.4, though the mean of the two ratios (0.1 and 0) is not
+    pacer = BudgetPacer(0.4, gain=0.1)
+    pacer.paid("qa", 1.0, 10.0)
+    pacer.paid("qa", 0.0, 1.0)
+    assert pacer.report()["all"]["cost_share"] == pytest.approx(1 / 11)
+    # each step is the overspend in the mean reference cost so far: (1 - 4) / 10, then (0 - 0.4) / 5.5
+    assert math.log(pacer.cost_weight("qa")) == 0.0
+    pacer.paid("qa", 5.0, 1.0)  # (5 - 0.4) / 4: over
+    assert math.log(pacer.cost_weight("qa")) == pytest.approx(0.1 * 4.6 / 4)
+
+
+def test_a_scope_is_checked_and_a_saved_budget_of_another_scope_is_not_taken():
+    with pytest.raises(ValueError, match="'tenant' is not one of all, task"):
+        BudgetPacer(0.4, scope="tenant")
+    per_task = BudgetPacer(0.4, scope="task")
+    per_task.paid("qa", 1.0, 1.0)
+    overall = BudgetPacer(0.4)
+    overall.restore(per_task.state())
+    assert overall.report() == {} and overall.cost_weight("qa") == 1.0
 
 
 def test_the_reference_is_the_named_model_or_else_the_dearest_candidate():
@@ -66,14 +106,14 @@ def test_the_scheduler_keeps_to_the_share_by_turning_to_the_cheaper_model():
     # was what it took to raise it (28 reference costs in this run)
     assert chosen[0] == "cheap" and weights[0] > 1.0
     # past the start, the weight is the overspend so far (in reference costs) times the gain
-    share, weight = paced.pacer.report()["default"]["cost_share"], paced.pacer.cost_weight("default")
+    share, weight = paced.pacer.report()["all"]["cost_share"], paced.pacer.cost_weight("default")
     assert (share - 0.3) * 400 == pytest.approx((math.log(weight) - math.log(weights[0])) / 0.1, abs=1.0)
     assert abs(share - 0.3) * 400 < 2.0
     assert d.reference_usd == 0.01 and ("paced budget" in d.reason) == (d.cost_weight > 1.0)
 
 
 def test_the_weight_starts_at_the_least_that_fits_the_share():
-    pacer = BudgetPacer(0.4)
+    pacer = BudgetPacer(0.4, scope="task")
 
     def cost_at(w):  # a plan's cost falls as cost weighs more: within 0.4 of 1.0 from w = 5
         return 2.0 / w
@@ -129,7 +169,7 @@ def test_an_agreement_cascade_is_paced_once_per_request_on_all_its_calls():
         return Answer(text=answers[model], output_tokens=256)  # as many as predicted
 
     result = eng.agree(Request(messages=[{"role": "user", "content": QUESTION}], task="qa"), call=call)
-    report = eng.scheduler.pacer.report()["qa"]
+    report = eng.scheduler.pacer.report()["all"]
     assert result.calls == 3 and report["requests"] == 1
     assert report["cost_share"] == pytest.approx(result.cost_usd / result.decision.reference_usd)
     assert report["cost_share"] > 1.0 and eng.scheduler.pacer.cost_weight("qa") > 1.0
@@ -159,7 +199,7 @@ def test_a_tight_budget_keeps_the_dear_model_to_its_share():
     assert run(free)[0].count("big") > 55 and free.scheduler.pacer.cost_weight("qa") == 1.0
     tight = agreement_engine(0.05)
     (calls, weights), pacer = run(tight), tight.scheduler.pacer
-    share = pacer.report()["qa"]["cost_share"]
+    share = pacer.report()["all"]["cost_share"]
     assert calls.count("big") < 10 and share < 0.12
     # the cascade's weight starts where a plan on the prior fits 5% (the scheduler's start,
     # for one call, would have left the cascade to overspend), then follows the spending
