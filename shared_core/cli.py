@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from .bench import default_data_dir
+from .bench.report import workload
 from .bench.table import format_table
 from .optional import require
 
@@ -74,7 +75,7 @@ REPLAYS = ("logparsing", "codegen", "qa")
 # the bench options only some tasks read; a user who gives one to another task is told,
 # not silently ignored (--data, --out and --quiet apply to every task)
 BENCH_OPTION_TASKS = {
-    **{dest: REPLAYS for dest in ("systems", "feedback", "warm", "variants", "config", "workers", "train_frac",
+    **{dest: REPLAYS for dest in ("systems", "feedback", "warm", "mixed", "variants", "config", "workers", "train_frac",
                                   "baselines", "pretrain", "ceiling")},
     "limit": REPLAYS + ("semantic",),
     "entries": ("cache", "semantic"),
@@ -135,14 +136,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"sls bench {args.task} (its static baselines; --baselines none skips them)")
     if args.ceiling:
         require("sklearn", "scikit-learn", "bench", "sls bench --ceiling")
-    progress = (None if args.quiet else
-                _progress((len(variants) + len(baselines)) * len(task.groups), f"sls bench {args.task}", "run"))
+    runs = (len(variants) * (1 if args.mixed else len(task.groups))) + len(baselines) * len(task.groups)
+    progress = None if args.quiet else _progress(runs, f"sls bench {args.task}", "run")
     result = run_bench(task, variants, args.feedback, args.warm, base, args.workers, progress,
-                       train_frac=train_frac, baselines=baselines)
+                       train_frac=train_frac, baselines=baselines, mixed=args.mixed)
     split = (f", scored on the last {1 - train_frac:.0%} of each file ({result['train_queries']} train queries)"
              if train_frac else "")
     print(f"\n{task.task}: {result['queries']} queries, feedback={args.feedback}, "
-          f"{'warm' if args.warm else 'cold start per file'}{split}, {result['wall_s']} s")
+          f"{workload(result)}{split}, {result['wall_s']} s")
     print(format_table(result["rows"], BENCH_COLUMNS))
     print(user_test_lines(result))
     if result["overhead_us"]["p50"] is not None:  # timed on the one-call sls row only
@@ -403,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--feedback", choices=["labels", "none"], default="labels",
                        help="labels: the router learns whether its answer was right; none: verifiers only")
     bench.add_argument("--warm", action="store_true", help="carry state across files instead of a cold start each")
+    bench.add_argument("--mixed", action="store_true",
+                       help="serve the files as one workload: interleaved through one engine, each file cold, "
+                            "one budget")
     bench.add_argument("--variants", help="comma-separated SLS rows to run (default: all)")
     bench.add_argument("--config", help="YAML with SLS settings (preferences, cache, predictor) to run with")
     bench.add_argument("--workers", type=int, default=2, help="processes for the cold-start runs (default 2)")

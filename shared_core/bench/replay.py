@@ -110,6 +110,28 @@ def split_task(task: ReplayTask, train_frac: float) -> tuple[ReplayTask, ReplayT
     return train, test
 
 
+class ReplayStream:
+    """The groups one engine serves, each query under a key of its own: a group's
+    index i alone, or its place in the groups laid end to end (the key a replay
+    candidate and the label verifier find the query by)."""
+
+    def __init__(self, groups: list[ReplayGroup]):
+        self.groups = groups
+        self.offsets = np.cumsum([0] + [len(g) for g in groups])
+
+    def key(self, gi: int, i: int) -> int:
+        return int(self.offsets[gi]) + i
+
+    def locate(self, key: Any) -> tuple[ReplayGroup, int] | None:
+        if not isinstance(key, int) or not 0 <= key < self.offsets[-1]:
+            return None
+        gi = int(np.searchsorted(self.offsets, key, side="right")) - 1
+        return self.groups[gi], key - int(self.offsets[gi])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+
 class ReplayLabelVerifier(Verifier):
     """The stand-in for a real verifier (unit tests, a template check) in a replay:
     the recorded label of the answer, read by the task's judge. Used by the
@@ -117,17 +139,15 @@ class ReplayLabelVerifier(Verifier):
 
     name = "replay_label"
 
-    def __init__(self, judge: Callable[[ReplayGroup, int, str], bool], group: ReplayGroup,
+    def __init__(self, judge: Callable[[ReplayGroup, int, str], bool], group: ReplayGroup | ReplayStream,
                  tasks: tuple[str, ...] | list[str] = ()):
         super().__init__(tasks)
         self.judge = judge
-        self.group = group
+        self.stream = group if isinstance(group, ReplayStream) else ReplayStream([group])
 
     def verify(self, request: Request, answer: str) -> float | None:
-        key = request.metadata.get("replay_key")
-        if not isinstance(key, int) or not 0 <= key < len(self.group):
-            return None
-        return 1.0 if self.judge(self.group, key, answer) else 0.0
+        found = self.stream.locate(request.metadata.get("replay_key"))
+        return None if found is None else (1.0 if self.judge(*found, answer) else 0.0)
 
 
 def find_data_files(task: str, data: list[str | Path]) -> list[Path]:
@@ -252,27 +272,33 @@ def write_warm_start(task: ReplayTask, group: ReplayGroup, path: str | Path) -> 
 
 
 class _Recorded(Mapping):
-    """What `model` answered each query of `group`, as ReplayCandidate reads its
-    records: a row is made when asked for, not the group's thousands up front."""
+    """What `model` answered each query of a stream, as ReplayCandidate reads its
+    records: a row is made when asked for, not the groups' thousands up front."""
 
-    def __init__(self, group: ReplayGroup, model: str):
-        self.group, self.model = group, model
+    def __init__(self, stream: ReplayStream, model: str):
+        self.stream, self.model = stream, model
 
-    def __getitem__(self, i: Any) -> dict[str, Any]:
-        if i not in self:
-            raise KeyError(i)
-        g, m = self.group, self.model
+    def __getitem__(self, key: Any) -> dict[str, Any]:
+        found = self.stream.locate(key)
+        if found is None:
+            raise KeyError(key)
+        (g, i), m = found, self.model
         return {"text": g.answers[m][i], "input_tokens": int(g.input_tokens[m][i]),
                 "output_tokens": int(g.output_tokens[m][i]), "cost_usd": float(g.cost[m][i])}
 
-    def __contains__(self, i: object) -> bool:
-        return isinstance(i, int) and 0 <= i < len(self.group)
+    def __contains__(self, key: object) -> bool:
+        return self.stream.locate(key) is not None
 
     def __len__(self) -> int:
-        return len(self.group)
+        return len(self.stream)
 
     def __iter__(self) -> Iterator[int]:
-        return iter(range(len(self.group)))
+        return iter(range(len(self.stream)))
+
+
+def _new_tally() -> dict[str, Any]:
+    return {"correct": 0, "cost": 0.0, "time": 0.0, "calls": 0, "hits": 0, "wrong_hits": 0,
+            "tiers": {}, "models": {}, "overhead": [], "ok": [], "paid": []}
 
 
 def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: str, feedback: str,
@@ -283,57 +309,99 @@ def replay_group(task: ReplayTask, group: ReplayGroup, cfg: SLSConfig, variant: 
     cascade=True)` and a `ReplayLabelVerifier`: a rejected answer is billed, its
     time counted, and the next candidate called. The verifier's verdict is the
     feedback then (no second label)."""
+    order = [(0, i) for i in range(len(group))]
+    tallies, engine = replay_stream(task, ReplayStream([group]), order, cfg, variant, feedback, engine, cascade)
+    return tallies[0], engine
+
+
+def mixed_order(groups: list[ReplayGroup], seed: int) -> list[tuple[int, int]]:
+    """Every group's queries interleaved at random, each group's own order kept:
+    (group, query) pairs, as a workload of several kinds arrives."""
+    which = np.concatenate([np.full(len(g), gi) for gi, g in enumerate(groups)])
+    np.random.default_rng(seed).shuffle(which)
+    seen = [0] * len(groups)
+    order = []
+    for gi in which.tolist():
+        order.append((gi, seen[gi]))
+        seen[gi] += 1
+    return order
+
+
+def replay_mixed(task: ReplayTask, cfg: SLSConfig, variant: str, feedback: str) -> list[dict[str, Any]]:
+    """Every group through one cold engine, interleaved (`mixed_order`, by the config's
+    seed), each group a task of its own in the replay's family: beliefs start cold per
+    group, one budget covers them all. Returns a tally per group."""
+    cfg = copy.deepcopy(cfg)
+    tasks = [f"{task.task}/{g.name}" for g in task.groups]
+    cfg.predictor.task_families.update({t: task.task for t in tasks})
+    stream = ReplayStream(task.groups)
+    tallies, _ = replay_stream(task, stream, mixed_order(task.groups, cfg.seed), cfg, variant, feedback,
+                               tasks=tasks)
+    return tallies
+
+
+def replay_stream(task: ReplayTask, stream: ReplayStream, order: list[tuple[int, int]], cfg: SLSConfig,
+                  variant: str, feedback: str, engine: Engine | None = None, cascade: bool | None = None,
+                  tasks: list[str] | None = None) -> tuple[list[dict[str, Any]], Engine]:
+    """Serve the (group, query) pairs of `order` through one engine, each group's
+    requests under its task in `tasks` (default: the replay's); a tally per group."""
     cascade = variant == "sls-cascade" if cascade is None else cascade
-    models = task.models
-    candidates = [ReplayCandidate(cfg.candidate(m), _Recorded(group, m)) for m in models]
+    candidates = [ReplayCandidate(cfg.candidate(m), _Recorded(stream, m)) for m in task.models]
     if engine is None:
-        verifiers = [ReplayLabelVerifier(task.judge, group)] if cascade else None
+        verifiers = [ReplayLabelVerifier(task.judge, stream)] if cascade else None
         engine = Engine(cfg, candidates, verifiers=verifiers)
     else:
         engine.candidates = {c.name: c for c in candidates}
         if cascade:
-            engine.verifiers = [ReplayLabelVerifier(task.judge, group)]
-    tally = {"correct": 0, "cost": 0.0, "time": 0.0, "calls": 0, "hits": 0, "wrong_hits": 0,
-             "tiers": {}, "models": {}, "overhead": [], "ok": [], "paid": []}
-    prompt = group.system_prompt or task.system_prompt
-    system = [{"role": "system", "content": prompt}] if prompt else []
-    for i, query in enumerate(group.queries):
-        request = Request(messages=system + [{"role": "user", "content": query}], task=task.task,
-                          metadata={"replay_key": i, **(group.extra[i] if group.extra else {})})
-        try:
-            result = engine.agree(request) if variant == "sls-agreement" else engine.run(request, cascade=cascade)
-        except NoCandidateError as exc:
-            if not cascade:
-                raise
-            # every attempt was rejected: the engine returns nothing, but each call was paid
-            rejected = [m for m, why in exc.reasons.items() if "verifier" in why and m in group.cost]
-            tally["cost"] += sum(float(group.cost[m][i]) for m in rejected)
-            tally["time"] += sum(float(group.time[m][i]) for m in rejected)
-            tally["calls"] += len(rejected)
-            tally["unanswered"] = tally.get("unanswered", 0) + 1
-            continue
-        ok = task.judge(group, i, result.text)
-        t0 = time.perf_counter()
-        if feedback == "labels" and result.verified is None:
-            engine.feedback(result.request_id, 1.0 if ok else 0.0)
-        overhead = result.overhead_s + time.perf_counter() - t0
-        tally["correct"] += ok
-        tally["ok"].append(bool(ok))
-        tally["paid"].append(result.cost_usd)
-        tally["cost"] += result.cost_usd
-        tally["time"] += result.latency_s
-        if cascade:  # the engine's latency is the accepted call's; the rejected ones came first
-            tally["time"] += sum(float(group.time[a["model"]][i]) for a in result.attempts
-                                 if "verifier" in a["error"] and a["model"] in group.time)
-        tally["overhead"].append(overhead)
-        if result.tier:
-            tally["hits"] += 1
-            tally["wrong_hits"] += not ok
-            tally["tiers"][result.tier] = tally["tiers"].get(result.tier, 0) + 1
-        else:
-            tally["calls"] += result.calls + sum(1 for a in result.attempts if "verifier" in a["error"])
-            tally["models"][result.model] = tally["models"].get(result.model, 0) + 1
-    return tally, engine
+            engine.verifiers = [ReplayLabelVerifier(task.judge, stream)]
+    tallies = [_new_tally() for _ in stream.groups]
+    for gi, i in order:
+        group = stream.groups[gi]
+        prompt = group.system_prompt or task.system_prompt
+        system = [{"role": "system", "content": prompt}] if prompt else []
+        request = Request(messages=system + [{"role": "user", "content": group.queries[i]}],
+                          task=tasks[gi] if tasks else task.task,
+                          metadata={**(group.extra[i] if group.extra else {}), "replay_key": stream.key(gi, i)})
+        _serve(task, group, i, request, engine, variant, feedback, cascade, tallies[gi])
+    return tallies, engine
+
+
+def _serve(task: ReplayTask, group: ReplayGroup, i: int, request: Request, engine: Engine, variant: str,
+           feedback: str, cascade: bool, tally: dict[str, Any]) -> None:
+    """Serve query i of `group` and count what it gave in `tally`."""
+    try:
+        result = engine.agree(request) if variant == "sls-agreement" else engine.run(request, cascade=cascade)
+    except NoCandidateError as exc:
+        if not cascade:
+            raise
+        # every attempt was rejected: the engine returns nothing, but each call was paid
+        rejected = [m for m, why in exc.reasons.items() if "verifier" in why and m in group.cost]
+        tally["cost"] += sum(float(group.cost[m][i]) for m in rejected)
+        tally["time"] += sum(float(group.time[m][i]) for m in rejected)
+        tally["calls"] += len(rejected)
+        tally["unanswered"] = tally.get("unanswered", 0) + 1
+        return
+    ok = task.judge(group, i, result.text)
+    t0 = time.perf_counter()
+    if feedback == "labels" and result.verified is None:
+        engine.feedback(result.request_id, 1.0 if ok else 0.0)
+    overhead = result.overhead_s + time.perf_counter() - t0
+    tally["correct"] += ok
+    tally["ok"].append(bool(ok))
+    tally["paid"].append(result.cost_usd)
+    tally["cost"] += result.cost_usd
+    tally["time"] += result.latency_s
+    if cascade:  # the engine's latency is the accepted call's; the rejected ones came first
+        tally["time"] += sum(float(group.time[a["model"]][i]) for a in result.attempts
+                             if "verifier" in a["error"] and a["model"] in group.time)
+    tally["overhead"].append(overhead)
+    if result.tier:
+        tally["hits"] += 1
+        tally["wrong_hits"] += not ok
+        tally["tiers"][result.tier] = tally["tiers"].get(result.tier, 0) + 1
+    else:
+        tally["calls"] += result.calls + sum(1 for a in result.attempts if "verifier" in a["error"])
+        tally["models"][result.model] = tally["models"].get(result.model, 0) + 1
 
 
 def regret_curve(group: ReplayGroup, ok: list[bool], paid: list[float], wtp: float | None,
@@ -391,16 +459,26 @@ def _job(task: ReplayTask, train: ReplayTask | None, gi: int, variant: str, feed
 def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedback: str = "labels",
              warm: bool = False, base: SLSConfig | None = None, workers: int = 2,
              progress: Callable[[str], None] | None = None,
-             train: ReplayTask | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+             train: ReplayTask | None = None, mixed: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows for the SLS variants, and per-group detail. Cold start: every group
     starts from an empty state, in parallel processes; `warm` carries one
-    engine through the groups in order. `train` (the groups' train parts) is
-    only read by the TRAIN_PART_VARIANTS."""
+    engine through the groups in order; `mixed` serves them interleaved through
+    one engine, each group cold (`replay_mixed`). `train` (the groups' train
+    parts) is only read by the TRAIN_PART_VARIANTS."""
     tallies: dict[str, dict[str, dict[str, Any]]] = {v: {} for v in variants}
-    if warm:
-        per_file = [v for v in variants if v in TRAIN_PART_VARIANTS]
-        if per_file:
-            raise ValueError(f"{per_file[0]} starts each file on its train part; it does not combine with --warm")
+    per_file = [v for v in variants if v in TRAIN_PART_VARIANTS]
+    if warm and mixed:
+        raise ValueError("--warm carries one engine through the files in turn, --mixed interleaves them: pick one")
+    if (warm or mixed) and per_file:
+        raise ValueError(f"{per_file[0]} starts each file on its train part; it does not combine with "
+                         f"{'--warm' if warm else '--mixed'}")
+    if mixed:
+        for v in variants:
+            per_group = replay_mixed(task, sls_config(task, v, base, feedback), v, feedback)
+            tallies[v] = {g.name: t for g, t in zip(task.groups, per_group)}
+            if progress:
+                progress(f"{v} mixed")
+    elif warm:
         for v in variants:
             engine = None
             cfg = sls_config(task, v, base, feedback)
@@ -483,10 +561,11 @@ def file_rows(task: ReplayTask, tallies: dict[str, dict[str, dict[str, Any]]],
 def run_bench(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedback: str = "labels",
               warm: bool = False, base: SLSConfig | None = None, workers: int = 2,
               progress: Callable[[str], None] | None = None, train_frac: float | None = None,
-              baselines: tuple[str, ...] | None = None) -> dict[str, Any]:
+              baselines: tuple[str, ...] | None = None, mixed: bool = False) -> dict[str, Any]:
     """Every row of a replay. With `train_frac`, each group's first part trains
     the static-scheduling baselines (and the TRAIN_PART_VARIANTS), and every row, SLS
-    (still from a cold start) included, is scored on the rest only."""
+    (still from a cold start) included, is scored on the rest only. `mixed`: the
+    SLS rows serve the groups as one interleaved workload (`replay_mixed`)."""
     t0 = time.perf_counter()
     train = None
     if train_frac:
@@ -494,7 +573,7 @@ def run_bench(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedba
     elif baselines or set(variants) & set(TRAIN_PART_VARIANTS):
         raise ValueError("the static baselines, sls-online-train and sls-pretrained need a train part: "
                          "set train_frac (--train-frac)")
-    rows, detail = sls_rows(task, variants, feedback, warm, base, workers, progress, train=train)
+    rows, detail = sls_rows(task, variants, feedback, warm, base, workers, progress, train=train, mixed=mixed)
     overhead = detail.pop("overhead_us", {"p50": None, "p99": None})
     tallies = detail.pop("_tallies")
     curves: dict[str, list[dict[str, Any]]] = {}
@@ -514,7 +593,7 @@ def run_bench(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedba
     regret = {v: {g.name: regret_curve(g, per[g.name]["ok"], per[g.name]["paid"], wtp)
                   for g in task.groups if len(per[g.name]["ok"]) == len(g)}
               for v, per in tallies.items() if v != "sls-cascade"}
-    out = {"task": task.task, "queries": task.size, "feedback": feedback, "warm": warm, "rows": rows,
+    out = {"task": task.task, "queries": task.size, "feedback": feedback, "warm": warm, "mixed": mixed, "rows": rows,
            "overhead_us": overhead, "per_group": detail, "regret": regret,
            "wall_s": round(time.perf_counter() - t0, 1)}
     if train is not None:

@@ -100,11 +100,18 @@ def _overhead(overhead: dict[str, Any]) -> str:
     return f"; router overhead p50 {overhead['p50']} us, p99 {overhead['p99']} us"
 
 
+def workload(result: dict[str, Any]) -> str:
+    """How the SLS rows met the files: cold per file, one engine carried through them, or mixed."""
+    if result.get("mixed"):
+        return "files interleaved through one engine, each cold, one budget"
+    return "warm" if result.get("warm") else "cold start per file"
+
+
 def task_markdown(result: dict[str, Any]) -> str:
     split = (f", scored on the last {1 - result['train_frac']:.0%} of each file after {result['train_queries']} "
              f"train queries" if result.get("train_frac") else "")
     lines = [f"## {result['task']}: {result['queries']} queries{split}",
-             f"feedback={result['feedback']}, {'warm' if result.get('warm') else 'cold start per file'}"
+             f"feedback={result['feedback']}, {workload(result)}"
              + _overhead(result.get("overhead_us") or {}), ""]
     table = [[r["method"], r["accuracy"], r["cost_usd"], r["time_s"], r["llm_calls"], r.get("cache_hits", 0)]
              for r in result["rows"]]
