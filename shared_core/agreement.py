@@ -462,6 +462,7 @@ def serve(engine, plan, call: Callable[[str, Request], Answer]):
         outcome.served = most_likely(outcome, p_mean, q, sd, shares)
         others = {m: a for m, a in outcome.answers.items() if m != outcome.served}
         for m, answer in others.items():
+            engine.billed(plan, m, answer)
             engine.predictor.observe_usage(request.task, m, answer.output_tokens, answer.latency_s)
         hard = question_difficulty(outcome.keys, p_mean, q, sd, shares)
         credited = pseudo_labels(outcome, p_mean, q, sd, shares)

@@ -479,6 +479,7 @@ class Engine:
         attempts.append({"model": model, "error": problem})
         with self._lock:
             self.spent_usd += answer.cost_usd or 0.0
+            self.billed(plan, model, answer)
             self.predictor.observe_usage(plan.request.task, model, answer.output_tokens, answer.latency_s)
             self.predictor.observe(plan.request.task, plan.vector, model, 0.0)
         return True
@@ -492,6 +493,7 @@ class Engine:
         rejected.add(model, answer, score)
         with self._lock:
             self.spent_usd += answer.cost_usd or 0.0
+            self.billed(plan, model, answer)
             self.predictor.observe_usage(plan.request.task, model, answer.output_tokens, answer.latency_s)
             self.predictor.observe(plan.request.task, plan.vector, model, score)
         return False
@@ -517,6 +519,14 @@ class Engine:
         overhead = plan.overhead_s + time.perf_counter() - t0
         return Result(plan.request_id, hit.answer, hit.model, hit.tier, 0.0, overhead, hit=hit, overhead_s=overhead)
 
+    def billed(self, plan: Plan, model: str, answer: Answer) -> None:
+        """A call's bill against its predicted cost: what the paced budget scales its
+        reference by (pacing.py)."""
+        pacer, decision = self.scheduler.pacer, plan.decision
+        est = decision.estimates.get(model) if decision is not None else None
+        if pacer is not None and est is not None and answer.cost_usd is not None:
+            pacer.observe_call(model, est.cost_usd, answer.cost_usd)
+
     def _finish(self, plan: Plan, model: str, answer: Answer, attempts: list[dict[str, str]],
                 rejected: "_Rejected | None" = None, learned: bool = False, extra_usd: float = 0.0) -> Result:
         """Bill, cache and track the served answer. `extra_usd` is billed with it beyond
@@ -531,6 +541,7 @@ class Engine:
             self.spent_usd += (answer.cost_usd or 0.0) + extra_usd
             self.scheduler.paid(request.task, plan.decision, billed)
             self.usage.served(request.task, model, answer.cost_usd, answer.latency_s)
+            self.billed(plan, model, answer)
             self.predictor.observe_usage(request.task, model, answer.output_tokens, answer.latency_s)
             entry_id = None
             if answer.cacheable:

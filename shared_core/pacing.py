@@ -25,6 +25,12 @@ posterior means fits the share (`start`). From 1, the first requests overspend
 until the weight has climbed (on the Winogrande replay at share 0.4, 0.74 of the
 reference over the first 50), and the rest of the run pays that back.
 
+What the reference would have cost is predicted (its list price of the tokens
+counted here), so the pacer scales it by what the reference's own calls billed
+against their predictions (`observe_call`): a provider's tokenizer and message
+framing differ from the count, and a budget kept against a reference predicted
+2% dear is overspent by 2%.
+
 One budget covers all of a process's traffic (`budget.scope: all`, the
 default): the constraint is on the sum, so it has one multiplier, and a task
 whose answers come cheap leaves room for one whose answers do not. With
@@ -62,6 +68,7 @@ class BudgetPacer:
         self.paced: dict[str, int] = {}  # requests paced
         self.spent_usd: dict[str, float] = {}  # what they cost
         self.reference_spent_usd: dict[str, float] = {}  # what the reference would have cost
+        self.calls: dict[str, list[float]] = {}  # per model: [predicted, billed] USD of its calls
 
     @classmethod
     def from_budget(cls, budget: Budget) -> "BudgetPacer | None":
@@ -105,12 +112,26 @@ class BudgetPacer:
         return self.cost_weight(task)
 
     def reference_usd(self, estimates: dict[str, Estimate]) -> float | None:
-        """The reference model's predicted cost of this request: the named model's,
-        else the dearest candidate's; None if the named one is not a candidate here."""
+        """What the reference model would bill for this request: the named model's
+        predicted cost, else the dearest candidate's, times what its calls billed over
+        their predictions; None if the named one is not a candidate here."""
         if self.reference_model is not None:
             est = estimates.get(self.reference_model)
-            return est.cost_usd if est is not None else None
-        return max((e.cost_usd for e in estimates.values()), default=None)
+        else:
+            est = max(estimates.values(), key=lambda e: e.cost_usd, default=None)
+        return est.cost_usd * self.billed_ratio(est.model) if est is not None else None
+
+    def observe_call(self, model: str, predicted_usd: float, billed_usd: float) -> None:
+        """A call of `model` billed `billed_usd` where `predicted_usd` was predicted."""
+        if predicted_usd > 0 and billed_usd >= 0 and math.isfinite(billed_usd):
+            sums = self.calls.setdefault(model, [0.0, 0.0])
+            sums[0] += predicted_usd
+            sums[1] += billed_usd
+
+    def billed_ratio(self, model: str) -> float:
+        """What `model`'s calls billed over what was predicted for them (1 before any)."""
+        predicted, billed = self.calls.get(model, (0.0, 0.0))
+        return billed / predicted if predicted > 0 and billed > 0 else 1.0
 
     def paid(self, task: str, cost_usd: float, reference_usd: float | None) -> None:
         """One served request of `task` cost `cost_usd` where the reference would have
@@ -118,11 +139,14 @@ class BudgetPacer:
         if not reference_usd or reference_usd <= 0:
             return
         k = self.key(task)
-        self.paced[k] = self.paced.get(k, 0) + 1
+        # what was left unspent (< 0) or overspent before this request, in USD
+        balance = self.spent_usd.get(k, 0.0) - self.share * self.reference_spent_usd.get(k, 0.0)
+        n = self.paced[k] = self.paced.get(k, 0) + 1
         self.spent_usd[k] = self.spent_usd.get(k, 0.0) + cost_usd
         self.reference_spent_usd[k] = self.reference_spent_usd.get(k, 0.0) + reference_usd
-        mean_reference = self.reference_spent_usd[k] / self.paced[k]
-        step = self.gain * (cost_usd - self.share * reference_usd) / mean_reference
+        mean_reference = self.reference_spent_usd[k] / n
+        # this request's overspend, and the balance spread over as many requests again
+        step = self.gain * (cost_usd - self.share * reference_usd + balance / n) / mean_reference
         self.log_weight[k] = max(0.0, self.log_weight.get(k, 0.0) + step)
 
     def report(self) -> dict[str, dict[str, float]]:
@@ -134,7 +158,8 @@ class BudgetPacer:
 
     def state(self) -> dict[str, Any]:
         return {"scope": self.scope, "log_weight": dict(self.log_weight), "paced": dict(self.paced),
-                "spent_usd": dict(self.spent_usd), "reference_spent_usd": dict(self.reference_spent_usd)}
+                "spent_usd": dict(self.spent_usd), "reference_spent_usd": dict(self.reference_spent_usd),
+                "calls": {m: list(v) for m, v in self.calls.items()}}
 
     def restore(self, saved: dict[str, Any] | None) -> None:
         """The saved weights, where they were kept in this scope (a budget whose scope
@@ -145,3 +170,4 @@ class BudgetPacer:
         self.paced = {str(k): int(v) for k, v in saved.get("paced", {}).items()}
         self.spent_usd = {str(k): float(v) for k, v in saved.get("spent_usd", {}).items()}
         self.reference_spent_usd = {str(k): float(v) for k, v in saved["reference_spent_usd"].items()}
+        self.calls = {str(m): [float(v[0]), float(v[1])] for m, v in saved.get("calls", {}).items()}
