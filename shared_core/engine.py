@@ -622,7 +622,8 @@ class Engine:
         """What was learned and done (see shared_core/stats.py): per task and model the
         learned quality +- sd, calls, spend, latency; cache entries and hits per tier;
         savings against the best-rated model; near-duplicate thresholds; with a paced
-        budget, each task's spend as a share of the reference's and its cost weight."""
+        budget, its spend as a share of the reference's and its cost weight (one
+        budget, 'all', or one per task with budget.scope: task)."""
         with self._lock:
             report = summarize(engine_state(self))
             pacing = self.scheduler.pacer.report() if self.scheduler.pacer else None
