@@ -54,12 +54,19 @@ def bench_plan(args: argparse.Namespace) -> tuple[tuple[str, ...], float | None,
         variants = tuple(v for v in args.variants.split(",") if v)
     else:
         variants = SLS_VARIANTS + (("sls-cascade",) if args.task in DEFAULT_TRAIN_FRAC else ())
-        variants += ("sls-online-train",) if train_frac and args.task in DEFAULT_TRAIN_FRAC else ()
+        per_file = train_frac and args.task in DEFAULT_TRAIN_FRAC and not (args.warm or args.mixed)
+        variants += ("sls-online-train",) if per_file else ()
     if args.pretrain and "sls-pretrained" not in variants:
         variants += ("sls-pretrained",)
     for v in variants:
         if v in TRAIN_PART_VARIANTS and not train_frac:
             raise SystemExit(f"sls bench: {v} starts on the train part of each file: give --train-frac")
+        if v in TRAIN_PART_VARIANTS and (args.warm or args.mixed):
+            raise SystemExit(f"sls bench: {v} starts each file on its own train part; it does not combine "
+                             f"with {'--warm' if args.warm else '--mixed'}")
+    if args.warm and args.mixed:
+        raise SystemExit("sls bench: --warm carries one engine through the files in turn, --mixed interleaves "
+                         "them: pick one")
     if args.baselines is None:
         from .bench.baselines import BASELINES
 
@@ -126,9 +133,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         return semantic_main(args.data, args.limit, args.encoders, args.target_error_rate,
                              (args.entries or 100_000) if args.scale else None, args.out, quiet=args.quiet)
+    variants, train_frac, baselines = bench_plan(args)
     task = load_bench_task(args)
     base = bench_config(args.task, task.candidates, args.config)
-    variants, train_frac, baselines = bench_plan(args)
     if args.ceiling and not train_frac:
         raise SystemExit("sls bench --ceiling: the bandit reference is scored on the test part: give --train-frac")
     if baselines:

@@ -134,3 +134,27 @@ def test_bench_data_without_loghub_files_or_with_two_folders_is_an_error(tmp_pat
 def test_a_bench_option_the_task_does_not_read_is_an_error(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "qa", "--mixed", "--variants", "sls,sls-online-train"],
+     "sls-online-train starts each file on its own train part; it does not combine with --mixed"),
+    (["bench", "qa", "--warm", "--pretrain"], "sls-pretrained starts each file on its own train part"),
+    (["bench", "qa", "--warm", "--mixed"], "--warm carries one engine through the files in turn, --mixed"),
+])
+def test_a_workload_that_cannot_run_a_row_says_so_before_loading_anything(argv, message, tmp_path):
+    with pytest.raises(SystemExit, match=message):
+        main(argv + ["--data", str(tmp_path / "nowhere"), "--quiet"])
+
+
+def test_bench_qa_mixed_runs_its_default_rows_as_one_workload(tmp_path):
+    qa = DATA / "qa"
+    if not qa.is_dir():
+        pytest.skip(f"shared replay data not found at {qa}; set SLS_DATA")
+    out = tmp_path / "mixed.json"
+    assert main(["bench", "qa", "--data", str(qa), "--mixed", "--limit", "40", "--baselines", "none",
+                 "--out", str(out), "--quiet"]) == 0
+    result = json.loads(out.read_text())
+    methods = {r["method"] for r in result["rows"]}
+    assert result["mixed"] and "sls" in methods and "sls-online-train" not in methods
+    assert set(result["per_group"]["sls"]) == {"arc_challenge", "winogrande"}
