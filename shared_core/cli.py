@@ -13,8 +13,7 @@ from typing import Any
 import yaml
 
 from .bench import default_data_dir
-from .bench.report import workload
-from .bench.table import format_table
+from .bench.table import format_table, workload
 from .optional import require
 
 BENCH_COLUMNS = ["method", "accuracy", "cost_usd", "time_s", "llm_calls", "cache_hits", "wrong_cache_hits"]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .plot import pareto_front, plot  # noqa: F401  (pareto_front: part of this module's interface)
-from .table import dominance, format_dominance
+from .table import dominance, format_dominance, workload
 
 ONE_CALL = ("sls",)
 CASCADE = "sls-cascade"
@@ -98,13 +98,6 @@ def _overhead(overhead: dict[str, Any]) -> str:
     if overhead.get("p50") is None:
         return ""
     return f"; router overhead p50 {overhead['p50']} us, p99 {overhead['p99']} us"
-
-
-def workload(result: dict[str, Any]) -> str:
-    """How the SLS rows met the files: cold per file, one engine carried through them, or mixed."""
-    if result.get("mixed"):
-        return "files interleaved through one engine, each cold, one budget"
-    return "warm" if result.get("warm") else "cold start per file"
 
 
 def task_markdown(result: dict[str, Any]) -> str:

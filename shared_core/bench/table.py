@@ -62,3 +62,10 @@ def _ratios(d: dict[str, Any]) -> str:
         return ""
     return (f" (this row: {d['accuracy'] / top['accuracy']:.3f}x its accuracy at "
             f"{d['cost_usd'] / top['cost_usd']:.3f}x its cost)")
+
+
+def workload(result: dict[str, Any]) -> str:
+    """How the SLS rows met the files: cold per file, one engine carried through them, or mixed."""
+    if result.get("mixed"):
+        return "files interleaved through one engine, each cold, one budget"
+    return "warm" if result.get("warm") else "cold start per file"
