@@ -8,16 +8,20 @@ one: the cost term of every utility (scheduler.py, and the agreement cascade's
 willingness to pay) is multiplied by a weight w >= 1, the Lagrange multiplier
 of the budget, found online by multiplicative dual ascent:
 
-    log w <- max(0, log w + gain * (cost - share * reference cost) / mean reference cost)
+    log w <- max(0, log w + gain * (cost - share * reference cost + balance / n) / mean reference cost)
 
-per request, the reference's mean cost over the requests paced so far. That is
-the gradient of the Lagrangian of the constraint as the user states it, total
-cost <= share x total reference cost, so a request is weighed by what it costs,
-not counted as one ratio among equals. Spending above the share raises the
-weight until cheaper plans win; spending below it lets the weight fall back to
-1, where the user's own preferences decide. gain 0.1: a run of requests that
-each overspend by one mean reference cost doubles the weight in seven requests,
-and a run at the share leaves it alone.
+per request, with n the requests paced so far, the reference's mean cost over
+them, and the balance what they spent beyond the share before this one (< 0:
+unspent). Its first two terms are the gradient of the Lagrangian of the
+constraint as the user states it, total cost <= share x total reference cost,
+so a request is weighed by what it costs, not counted as one ratio among
+equals. Spending above the share raises the weight until cheaper plans win;
+spending below it lets the weight fall back to 1, where the user's own
+preferences decide. gain 0.1: a run of requests that each overspend by one
+mean reference cost doubles the weight in about seven requests. The balance,
+spread over as many requests again, makes the total converge to the share:
+with the overspend alone the weight settles where spending runs at the share
+and keeps for good whatever was saved or overspent on the way there.
 
 The ascent starts where the prior says the budget binds, not at 1: before a
 task's first paced request, the least weight at which the plan best on the
@@ -162,8 +166,9 @@ class BudgetPacer:
                 "calls": {m: list(v) for m, v in self.calls.items()}}
 
     def restore(self, saved: dict[str, Any] | None) -> None:
-        """The saved weights, where they were kept in this scope (a budget whose scope
-        changed starts again, as it is a different budget)."""
+        """The saved weights and balances, where they were kept in this scope (a budget
+        whose scope changed is a different budget, and one saved before the balances
+        were kept cannot be continued: both start again)."""
         if not saved or saved.get("scope", "task") != self.scope or "reference_spent_usd" not in saved:
             return
         self.log_weight = {str(k): float(v) for k, v in saved.get("log_weight", {}).items()}
