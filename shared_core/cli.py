@@ -45,7 +45,7 @@ DEFAULT_TRAIN_FRAC = {"codegen": 0.2, "qa": 0.2}
 
 def bench_plan(args: argparse.Namespace) -> tuple[tuple[str, ...], float | None, tuple[str, ...]]:
     """Which SLS rows, which train share and which baselines a bench runs."""
-    from .bench.replay import SLS_VARIANTS, TRAIN_PART_VARIANTS
+    from .bench.replay import SLS_VARIANTS, TRAIN_PART_VARIANTS, workload_conflict
 
     train_frac = args.train_frac if args.train_frac is not None else DEFAULT_TRAIN_FRAC.get(args.task)
     train_frac = train_frac or None  # --train-frac 0: whole files, no baselines
@@ -60,12 +60,9 @@ def bench_plan(args: argparse.Namespace) -> tuple[tuple[str, ...], float | None,
     for v in variants:
         if v in TRAIN_PART_VARIANTS and not train_frac:
             raise SystemExit(f"sls bench: {v} starts on the train part of each file: give --train-frac")
-        if v in TRAIN_PART_VARIANTS and (args.warm or args.mixed):
-            raise SystemExit(f"sls bench: {v} starts each file on its own train part; it does not combine "
-                             f"with {'--warm' if args.warm else '--mixed'}")
-    if args.warm and args.mixed:
-        raise SystemExit("sls bench: --warm carries one engine through the files in turn, --mixed interleaves "
-                         "them: pick one")
+    conflict = workload_conflict(variants, args.warm, args.mixed)
+    if conflict:  # said before the data is loaded
+        raise SystemExit(f"sls bench: {conflict}")
     if args.baselines is None:
         from .bench.baselines import BASELINES
 

@@ -140,6 +140,9 @@ class Preferences:
             _positive(self.willingness_to_pay_usd, f"{path}.willingness_to_pay_usd")
 
 
+BUDGET_SCOPES = ("all", "task")  # one budget over all requests, or one per task (pacing.py)
+
+
 @dataclass
 class Budget:
     """Hard limits (a per-request cap, a run total) and a paced one: `cost_share`
@@ -159,8 +162,8 @@ class Budget:
                 _positive(getattr(self, name), f"{path}.{name}")
         if self.reference_model is not None and self.cost_share is None:
             raise ConfigError(f"{path}.reference_model", "is only read with budget.cost_share: set both")
-        if self.scope not in ("all", "task"):
-            raise ConfigError(f"{path}.scope", f"'{self.scope}' is not one of all, task")
+        if self.scope not in BUDGET_SCOPES:
+            raise ConfigError(f"{path}.scope", f"'{self.scope}' is not one of {', '.join(BUDGET_SCOPES)}")
 
 
 @dataclass

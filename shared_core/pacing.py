@@ -50,19 +50,18 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .config import Budget
+from .config import BUDGET_SCOPES, Budget
 from .predictor import Estimate
 
 
 MAX_LOG_WEIGHT = 16.0  # a start weight of at most e^16: past that no plan is cheap enough
 ALL = "all"  # the key of the one budget over all tasks (scope all)
-SCOPES = ("all", "task")
 
 
 class BudgetPacer:
     def __init__(self, share: float, reference_model: str | None = None, gain: float = 0.1, scope: str = "all"):
-        if scope not in SCOPES:
-            raise ValueError(f"budget scope '{scope}' is not one of {', '.join(SCOPES)}")
+        if scope not in BUDGET_SCOPES:
+            raise ValueError(f"budget scope '{scope}' is not one of {', '.join(BUDGET_SCOPES)}")
         self.share = share
         self.reference_model = reference_model
         self.gain = gain

@@ -456,6 +456,17 @@ def _job(task: ReplayTask, train: ReplayTask | None, gi: int, variant: str, feed
     return variant, task.groups[gi].name, tally
 
 
+def workload_conflict(variants: tuple[str, ...], warm: bool, mixed: bool) -> str | None:
+    """Why these rows cannot run with --warm or --mixed; None where they can."""
+    if warm and mixed:
+        return "--warm carries one engine through the files in turn, --mixed interleaves them: pick one"
+    per_file = [v for v in variants if v in TRAIN_PART_VARIANTS]
+    if (warm or mixed) and per_file:
+        return (f"{per_file[0]} starts each file on its own train part; it does not combine with "
+                f"{'--warm' if warm else '--mixed'}")
+    return None
+
+
 def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedback: str = "labels",
              warm: bool = False, base: SLSConfig | None = None, workers: int = 2,
              progress: Callable[[str], None] | None = None,
@@ -466,12 +477,9 @@ def sls_rows(task: ReplayTask, variants: tuple[str, ...] = SLS_VARIANTS, feedbac
     one engine, each group cold (`replay_mixed`). `train` (the groups' train
     parts) is only read by the TRAIN_PART_VARIANTS."""
     tallies: dict[str, dict[str, dict[str, Any]]] = {v: {} for v in variants}
-    per_file = [v for v in variants if v in TRAIN_PART_VARIANTS]
-    if warm and mixed:
-        raise ValueError("--warm carries one engine through the files in turn, --mixed interleaves them: pick one")
-    if (warm or mixed) and per_file:
-        raise ValueError(f"{per_file[0]} starts each file on its train part; it does not combine with "
-                         f"{'--warm' if warm else '--mixed'}")
+    conflict = workload_conflict(variants, warm, mixed)
+    if conflict:
+        raise ValueError(conflict)
     if mixed:
         for v in variants:
             per_group = replay_mixed(task, sls_config(task, v, base, feedback), v, feedback)
